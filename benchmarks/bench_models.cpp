@@ -1,0 +1,85 @@
+// Energy, input gradient, parameter gradient and flip deltas of the models (float).
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include <ratiomatch/ratiomatch.hpp>
+
+using namespace ratiomatch;
+
+namespace {
+
+Matrix<float> random_batch(Index n, Index d, std::mt19937_64& rng) {
+  Matrix<float> X(n, d);
+  for (Index j = 0; j < d; ++j)
+    for (Index i = 0; i < n; ++i) X(i, j) = uniform_open01(rng) < 0.5 ? 0.f : 1.f;
+  return X;
+}
+
+// Multiply-adds of one forward pass of d→256→256→256→1 per row.
+double mlp_forward_macs(Index d) { return d * 256.0 + 2 * 256.0 * 256.0 + 256.0; }
+
+void BM_MlpEnergy(benchmark::State& state) {
+  const Index d = state.range(0), n = 128;
+  std::mt19937_64 rng(1);
+  MlpEnergy<float> model(d, {256, 256, 256});
+  model.initialize(rng);
+  const auto X = random_batch(n, d, rng);
+  Vector<float> e;
+  for (auto _ : state) {
+    model.energy(X, e);
+    benchmark::DoNotOptimize(e.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2 * n * mlp_forward_macs(d) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_MlpEnergy)->Arg(32)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
+
+void BM_MlpParamGradient(benchmark::State& state) {
+  const Index d = state.range(0), n = 128;
+  std::mt19937_64 rng(1);
+  MlpEnergy<float> model(d, {256, 256, 256});
+  model.initialize(rng);
+  const auto X = random_batch(n, d, rng);
+  const Vector<float> c = Vector<float>::Ones(n);
+  Vector<float> g = Vector<float>::Zero(model.num_params());
+  for (auto _ : state) {
+    model.accumulate_param_gradient(X, c, g);
+    benchmark::DoNotOptimize(g.data());
+  }
+  // forward + two products per layer in the backward pass
+  state.counters["GFLOP/s"] = benchmark::Counter(3 * 2 * n * mlp_forward_macs(d) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_MlpParamGradient)->Arg(32)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
+
+void BM_MlpFlipDeltas(benchmark::State& state) {
+  const Index d = state.range(0), n = 128;
+  std::mt19937_64 rng(1);
+  MlpEnergy<float> model(d, {256, 256, 256});
+  model.initialize(rng);
+  const auto X = random_batch(n, d, rng);
+  Matrix<float> D;
+  for (auto _ : state) {
+    model.flip_deltas(X, D);
+    benchmark::DoNotOptimize(D.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n * d);
+}
+BENCHMARK(BM_MlpFlipDeltas)->Arg(32)->Arg(256)->Unit(benchmark::kMillisecond);
+
+void BM_IsingFlipDeltas(benchmark::State& state) {
+  const Index d = state.range(0), n = 128;
+  std::mt19937_64 rng(1);
+  const auto model = IsingModel<float>::periodic_lattice(static_cast<Index>(std::lround(std::sqrt(double(d)))), 0.25f);
+  const auto X = random_batch(n, model.dim(), rng);
+  Matrix<float> D;
+  for (auto _ : state) {
+    model.flip_deltas(X, D);
+    benchmark::DoNotOptimize(D.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n * model.dim());
+}
+BENCHMARK(BM_IsingFlipDeltas)->Arg(100)->Arg(625)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,95 @@
+#pragma once
+/// @file
+/// @brief The input checks run once at every public entry point. Every message
+/// has one shape: `ratiomatch::<Type>::<function>: <what> (<value>) <requirement>`.
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <type_traits>
+
+#include "ratiomatch/core/errors.hpp"
+#include "ratiomatch/core/types.hpp"
+
+namespace ratiomatch {
+
+namespace detail {
+
+/// Joins the pieces of a message into one string (streams: libstdc++ 12 has no std::format).
+template <class... Parts>
+std::string message(std::string_view where, const Parts&... parts) {
+  std::ostringstream out;
+  out.precision(9);
+  out << where << ": ";
+  (out << ... << parts);
+  return out.str();
+}
+
+}  // namespace detail
+
+/// @brief Throws `std::invalid_argument` unless every entry of `X` is exactly 0 or 1.
+/// @param where the qualified name of the calling function, e.g. `ratiomatch::MlpEnergy::energy`
+/// @throws std::invalid_argument naming the first offending row, column and value
+template <class Derived>
+void check_binary(std::string_view where, const Eigen::MatrixBase<Derived>& X, std::string_view name = "X") {
+  using S = typename Derived::Scalar;
+  for (Index j = 0; j < X.cols(); ++j)
+    for (Index i = 0; i < X.rows(); ++i) {
+      const S v = X(i, j);
+      if (v != S(0) && v != S(1))
+        throw std::invalid_argument(detail::message(where, name, "(", i, ", ", j, ") = ", v,
+                                                    " is not binary (entries must be exactly 0 or 1)"));
+    }
+}
+
+/// @brief Throws `std::invalid_argument` unless `actual == expected`.
+inline void check_size_match(std::string_view where, std::string_view actual_name, Index actual,
+                             std::string_view expected_name, Index expected) {
+  if (actual != expected)
+    throw std::invalid_argument(
+        detail::message(where, actual_name, " (", actual, ") must equal ", expected_name, " (", expected, ")"));
+}
+
+/// @brief Throws `std::invalid_argument` unless `value > 0`.
+template <class T>
+void check_positive(std::string_view where, std::string_view name, T value) {
+  if (!(value > T(0))) throw std::invalid_argument(detail::message(where, name, " (", value, ") must be positive"));
+}
+
+/// @brief Throws `std::invalid_argument` unless the batch has at least one row.
+template <class Derived>
+void check_nonempty(std::string_view where, const Eigen::MatrixBase<Derived>& X, std::string_view name = "X") {
+  if (X.rows() == 0)
+    throw std::invalid_argument(detail::message(where, name, ".rows() (0) must be positive: the batch is empty"));
+}
+
+/// @brief The checks every batch entry point runs: non-empty, `dim` columns, binary entries.
+template <class Derived>
+void check_batch(std::string_view where, const Eigen::MatrixBase<Derived>& X, Index dim) {
+  check_nonempty(where, X);
+  check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim);
+  check_binary(where, X);
+}
+
+/// @brief Throws `NumericalError` unless the scalar `value` is finite.
+template <class T>
+  requires std::is_arithmetic_v<T>
+void check_finite(std::string_view where, std::string_view name, T value) {
+  if (!std::isfinite(static_cast<double>(value)))
+    throw NumericalError(detail::message(where, name, " is not finite (", value, ")"));
+}
+
+/// @brief Throws `NumericalError` unless every entry of `A` is finite; names the first bad entry.
+template <class Derived>
+void check_finite(std::string_view where, std::string_view name, const Eigen::MatrixBase<Derived>& A) {
+  if (A.allFinite()) return;
+  for (Index j = 0; j < A.cols(); ++j)
+    for (Index i = 0; i < A.rows(); ++i)
+      if (!std::isfinite(static_cast<double>(A(i, j))))
+        throw NumericalError(detail::message(where, name, "(", i, A.cols() == 1 ? "" : ", ",
+                                             A.cols() == 1 ? std::string() : std::to_string(j), ") is not finite (",
+                                             A(i, j), ")"));
+}
+
+}  // namespace ratiomatch

@@ -1,0 +1,68 @@
+#pragma once
+/// @file
+/// @brief The requirements a model must meet (see docs/model_requirements.md).
+///
+/// A model is any plain class with these members; there is no base class.
+
+#include <concepts>
+
+#include "ratiomatch/core/types.hpp"
+
+namespace ratiomatch {
+
+/// @brief A column of indices (rows or bits of a batch).
+using IndexVector = Eigen::Matrix<Index, Eigen::Dynamic, 1>;
+
+/// @brief What every estimator, sampler and optimizer needs of an energy model.
+///
+/// `E(x)` over `x ∈ {0,1}^d`, with `p(x) ∝ exp(-E(x))`:
+/// - `m.dim()`, `m.num_params()`;
+/// - `m.params()`: a writable flat view of all parameters (length `num_params()`);
+/// - `m.energy(X, e)`: `e(r) = E(X.row(r))`, `e` resized to `n`;
+/// - `m.input_gradient(X, G)`: `G.row(r) = ∂E/∂x` of the continuous extension at `X.row(r)`;
+/// - `m.accumulate_param_gradient(X, c, g)`: `g += Σ_r c(r) ∇_θ E(X.row(r))`.
+template <class M>
+concept EnergyModel =
+    requires { typename M::Scalar; } &&
+    requires(M& m, const M& cm, const Matrix<typename M::Scalar>& X, Vector<typename M::Scalar>& e,
+             Matrix<typename M::Scalar>& G, const Vector<typename M::Scalar>& c, Vector<typename M::Scalar>& g) {
+      { cm.dim() } -> std::convertible_to<Index>;
+      { cm.num_params() } -> std::convertible_to<Index>;
+      { m.params() } -> std::convertible_to<Eigen::Ref<Vector<typename M::Scalar>>>;
+      cm.energy(X, e);
+      cm.input_gradient(X, G);
+      cm.accumulate_param_gradient(X, c, g);
+    };
+
+/// @brief Optional: exact energy changes of all single-bit flips without materialising flipped rows.
+///
+/// `m.flip_deltas(X, D)`: `D` resized to `n × d`, `D(r, i) = E(x_r with bit i flipped) − E(x_r)`.
+template <class M>
+concept HasFlipDeltas =
+    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, Matrix<typename M::Scalar>& D) {
+      cm.flip_deltas(X, D);
+    };
+
+/// @brief Optional: exact energy changes of a list of (row, bit) flips.
+///
+/// `m.flip_deltas(X, rows, bits, delta)`: `delta` resized to `k = rows.size()`,
+/// `delta(t) = E(x_{rows(t)} with bit bits(t) flipped) − E(x_{rows(t)})`.
+/// Sampled estimators use it so that s flips per row cost s, not d.
+template <class M>
+concept HasSelectedFlipDeltas =
+    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, const IndexVector& rows,
+                               const IndexVector& bits, Vector<typename M::Scalar>& delta) {
+      cm.flip_deltas(X, rows, bits, delta);
+    };
+
+/// @brief Optional: the energy's continuous extension at real-valued inputs.
+///
+/// `m.relaxed_energy(X, e)` accepts any real `X` (no binary check); `input_gradient` is its
+/// gradient. The finite-difference checker of input gradients needs it.
+template <class M>
+concept HasRelaxedEnergy =
+    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, Vector<typename M::Scalar>& e) {
+      cm.relaxed_energy(X, e);
+    };
+
+}  // namespace ratiomatch

@@ -1,0 +1,51 @@
+#pragma once
+// Shared helpers of the tests: random binary batches, enumeration of all states,
+// flipping rows, and the per-scalar tolerance table.
+
+#include <random>
+
+#include <ratiomatch/core/random.hpp>
+#include <ratiomatch/core/types.hpp>
+
+namespace ratiomatch::testing {
+
+/// Tolerances for comparing two computations of the same quantity in type S.
+template <class S>
+struct Tolerance;
+template <>
+struct Tolerance<float> {
+  static constexpr double relative = 2e-4;
+};
+template <>
+struct Tolerance<double> {
+  static constexpr double relative = 1e-10;
+};
+
+/// An n × d batch of independent fair bits.
+template <class S, class Rng>
+Matrix<S> random_binary(Index n, Index d, Rng& rng) {
+  Matrix<S> X(n, d);
+  for (Index j = 0; j < d; ++j)
+    for (Index i = 0; i < n; ++i) X(i, j) = uniform_open01(rng) < 0.5 ? S(0) : S(1);
+  return X;
+}
+
+/// All 2^d binary vectors, one per row; row k has bit i = (k >> i) & 1.
+template <class S>
+Matrix<S> all_states(Index d) {
+  const Index count = Index{1} << d;
+  Matrix<S> X(count, d);
+  for (Index k = 0; k < count; ++k)
+    for (Index i = 0; i < d; ++i) X(k, i) = static_cast<S>((k >> i) & 1);
+  return X;
+}
+
+/// `X` with bit i of every row flipped.
+template <class S>
+Matrix<S> flipped(const Matrix<S>& X, Index i) {
+  Matrix<S> Y = X;
+  Y.col(i).array() = S(1) - Y.col(i).array();
+  return Y;
+}
+
+}  // namespace ratiomatch::testing
