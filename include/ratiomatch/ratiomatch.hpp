@@ -12,3 +12,8 @@
 #include "ratiomatch/models/activation.hpp"
 #include "ratiomatch/models/ising_model.hpp"
 #include "ratiomatch/models/mlp_energy.hpp"
+#include "ratiomatch/estimators/gradient_guided_rm.hpp"
+#include "ratiomatch/estimators/proposal.hpp"
+#include "ratiomatch/estimators/ratio_matching.hpp"
+#include "ratiomatch/estimators/ratio_objective.hpp"
+#include "ratiomatch/estimators/uniform_sampled_rm.hpp"
