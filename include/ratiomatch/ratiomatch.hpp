@@ -7,6 +7,7 @@
 #include "ratiomatch/core/errors.hpp"
 #include "ratiomatch/core/finite_difference.hpp"
 #include "ratiomatch/core/random.hpp"
+#include "ratiomatch/core/required_only.hpp"
 #include "ratiomatch/core/types.hpp"
 #include "ratiomatch/core/version.hpp"
 #include "ratiomatch/models/activation.hpp"

@@ -1,27 +1,12 @@
 #pragma once
-// Models used only by the estimator tests: adapters that hide a model's optional
-// capabilities or freeze its input gradient, and a fully flexible table of energies.
+// Models used only by the estimator tests: an adapter that freezes a model's input
+// gradient, and a fully flexible table of energies.
 
 #include <ratiomatch/core/checks.hpp>
 #include <ratiomatch/core/concepts.hpp>
 #include <ratiomatch/core/types.hpp>
 
 namespace ratiomatch::testing {
-
-/// Exposes only the required EnergyModel members of `M`: estimators must take the generic path.
-template <class M>
-struct GenericOnly {
-  using Scalar = typename M::Scalar;
-  M* model;
-  Index dim() const { return model->dim(); }
-  Index num_params() const { return model->num_params(); }
-  auto params() { return model->params(); }
-  void energy(const Matrix<Scalar>& X, Vector<Scalar>& e) const { model->energy(X, e); }
-  void input_gradient(const Matrix<Scalar>& X, Matrix<Scalar>& G) const { model->input_gradient(X, G); }
-  void accumulate_param_gradient(const Matrix<Scalar>& X, const Vector<Scalar>& c, Vector<Scalar>& g) const {
-    model->accumulate_param_gradient(X, c, g);
-  }
-};
 
 /// `M` with its input gradient frozen at the batch `X` it was made with: the gradient-guided
 /// proposal then no longer depends on the parameters, so finite differences of a sampled loss

@@ -5,6 +5,7 @@
 #include <random>
 
 #include <ratiomatch/core/finite_difference.hpp>
+#include <ratiomatch/core/required_only.hpp>
 #include <ratiomatch/estimators/gradient_guided_rm.hpp>
 #include <ratiomatch/estimators/ratio_matching.hpp>
 #include <ratiomatch/estimators/uniform_sampled_rm.hpp>
@@ -149,9 +150,9 @@ TEMPLATE_TEST_CASE("the flip_deltas fast path equals the generic flipped-row pat
   const auto X = random_binary<S>(n, d, rng);
   auto mlp = small_mlp<S>(d, 6);
   auto ising = random_ising<S>(d, 7, 0.5);
-  GenericOnly<MlpEnergy<S>> generic_mlp{&mlp};
-  GenericOnly<IsingModel<S>> generic_ising{&ising};
-  static_assert(!HasFlipDeltas<GenericOnly<MlpEnergy<S>>> && HasFlipDeltas<MlpEnergy<S>>);
+  RequiredOnly generic_mlp(mlp);
+  RequiredOnly generic_ising(ising);
+  static_assert(!HasFlipDeltas<RequiredOnly<MlpEnergy<S>>> && HasFlipDeltas<MlpEnergy<S>>);
   const double tol = Tolerance<S>::relative * 10;
   auto compare = [&](const auto& estimator, auto& fast, auto& generic) {
     Vector<S> g_fast, g_generic;
@@ -174,7 +175,7 @@ TEST_CASE("the generic path evaluates flipped rows in blocks and gets the same r
   const Index d = 600, n = 7;
   const auto X = random_binary<double>(n, d, rng);
   IsingModel<double> ising = random_ising<double>(d, 8, 0.02);
-  GenericOnly<IsingModel<double>> generic{&ising};
+  RequiredOnly generic(ising);
   REQUIRE(detail::flip_block_rows(d) < n * d);
   const RatioMatching<> rm;
   CHECK(rm.loss(generic, X) == Approx(rm.loss(ising, X)).epsilon(1e-12));
