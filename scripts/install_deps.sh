@@ -3,7 +3,7 @@
 set -euo pipefail
 sudo_cmd=()
 if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
-packages=(cmake g++ make libeigen3-dev catch2 libbenchmark-dev)
+packages=(cmake g++ make libeigen3-dev catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -43,4 +43,22 @@ double gumbel(Rng& rng) {
   return -std::log(-std::log(uniform_open01(rng)));
 }
 
+/// @brief Standard normal variate N(0, 1) by the Box–Muller transform,
+/// `z = sqrt(−2 log U₁) · cos(2π U₂)` with `U₁, U₂ = uniform_open01(rng)`.
+///
+/// Stateless (the second variate of the pair is not cached, so two calls always use four
+/// uniforms) and written out rather than taken from `std::normal_distribution`, whose
+/// algorithm is implementation-defined: for a given engine and seed the result is the same
+/// on every standard library (up to the last-bit accuracy of `std::log`/`std::cos`).
+/// `U₁ ≥ 2⁻⁵⁴` keeps `log U₁` finite, so `|z| ≤ sqrt(2 · 54 · log 2) ≈ 8.65`.
+/// @tparam Rng a uniform random bit generator, e.g. `std::mt19937_64`
+/// @param rng the engine; two `uniform_open01` draws are taken from it
+template <std::uniform_random_bit_generator Rng>
+double standard_normal(Rng& rng) {
+  constexpr double two_pi = 6.283185307179586476925286766559;
+  const double u1 = uniform_open01(rng);
+  const double u2 = uniform_open01(rng);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(two_pi * u2);
+}
+
 }  // namespace ratiomatch

@@ -1,0 +1,73 @@
+#pragma once
+/// @file
+/// @brief `CsvLog`: a training log in CSV, one row per logged iteration.
+
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ratiomatch/core/checks.hpp"
+
+namespace ratiomatch {
+
+/// @brief Appends rows of numbers under a fixed header; empty cells for missing values.
+///
+/// The first column must be the iteration. Opening with `resume_after = k` keeps the
+/// existing rows with iteration ≤ k and drops later ones (written after the checkpoint a
+/// run resumes from), so a resumed run's log equals an uninterrupted run's.
+class CsvLog {
+ public:
+  /// @throws std::runtime_error if the file cannot be opened; std::invalid_argument on an empty header
+  CsvLog(const std::string& path, std::vector<std::string> columns, std::optional<long long> resume_after = {})
+      : path_(path), columns_(std::move(columns)) {
+    if (columns_.empty()) throw std::invalid_argument("ratiomatch::CsvLog::CsvLog: the header has no columns");
+    std::string kept = header_line() + "\n";
+    if (resume_after) {
+      std::ifstream in(path);
+      std::string line;
+      bool first = true;
+      while (std::getline(in, line)) {
+        if (first) { first = false; continue; }
+        if (line.empty()) continue;
+        std::istringstream cell(line.substr(0, line.find(',')));
+        long long iteration = 0;
+        if (cell >> iteration && iteration <= *resume_after) kept += line + "\n";
+      }
+    }
+    out_.open(path, std::ios::trunc);
+    if (!out_) throw std::runtime_error("ratiomatch::CsvLog::CsvLog: cannot write '" + path + "'");
+    out_ << kept << std::flush;
+  }
+
+  /// @brief Writes one row; NaN values are written as empty cells.
+  /// @throws std::invalid_argument unless there is one value per column
+  void row(const std::vector<double>& values) {
+    check_size_match("ratiomatch::CsvLog::row", "values.size()", static_cast<Index>(values.size()), "columns",
+                     static_cast<Index>(columns_.size()));
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      if (k) out_ << ',';
+      if (values[k] == values[k]) out_ << std::setprecision(10) << values[k];
+    }
+    out_ << '\n' << std::flush;
+  }
+
+  const std::vector<std::string>& columns() const { return columns_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string header_line() const {
+    std::string line;
+    for (std::size_t k = 0; k < columns_.size(); ++k) line += (k ? "," : "") + columns_[k];
+    return line;
+  }
+  std::string path_;
+  std::vector<std::string> columns_;
+  std::ofstream out_;
+};
+
+}  // namespace ratiomatch
