@@ -1,0 +1,170 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+
+#include <ratiomatch/estimators/gradient_guided_rm.hpp>
+#include <ratiomatch/io/checkpoint.hpp>
+#include <ratiomatch/models/mlp_energy.hpp>
+#include <ratiomatch/optim/adam.hpp>
+#include <ratiomatch/train/trainer.hpp>
+
+#include "test_support.hpp"
+
+using namespace ratiomatch;
+using namespace ratiomatch::testing;
+using Catch::Matchers::Contains;
+
+namespace {
+
+constexpr Index dim = 8;
+
+std::string fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "ratiomatch_test_trainer" / name;
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+MlpEnergy<double> make_model(std::uint64_t seed) {
+  MlpEnergy<double> model(dim, {16}, Activation::Swish);
+  std::mt19937_64 rng(seed);
+  model.initialize(rng);
+  return model;
+}
+
+// Fresh data every batch from the training engine: two prototypes with 10% bit noise.
+void next_batch(Matrix<double>& batch, std::mt19937_64& rng) {
+  batch.resize(16, dim);
+  for (Index r = 0; r < batch.rows(); ++r) {
+    const bool second = uniform_open01(rng) < 0.5;
+    for (Index i = 0; i < dim; ++i) {
+      const double bit = second ? static_cast<double>(i % 2) : static_cast<double>(i < dim / 2);
+      batch(r, i) = uniform_open01(rng) < 0.1 ? 1 - bit : bit;
+    }
+  }
+}
+
+TrainerOptions options(const std::string& dir, Index iterations) {
+  return {.iterations = iterations, .clip_norm = 1.0, .log_every = 5, .eval_every = 10, .checkpoint_every = 10,
+          .out_dir = dir, .tag = "trainer test", .progress = false};
+}
+
+std::vector<std::string> lines_without_wall_time(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    // Drop the wall_seconds column (the 4th), which differs between runs.
+    std::vector<std::string> cells;
+    std::stringstream cells_in(line);
+    std::string cell;
+    while (std::getline(cells_in, cell, ',')) cells.push_back(cell);
+    if (cells.size() > 3) cells.erase(cells.begin() + 3);
+    std::string joined;
+    for (const auto& c : cells) joined += c + ",";
+    lines.push_back(joined);
+  }
+  return lines;
+}
+
+// Counts evaluations; uses its own engine so the training engine is untouched.
+std::vector<double> evaluate(const MlpEnergy<double>& model, Index iteration) {
+  return {model.params().norm(), static_cast<double>(iteration)};
+}
+
+}  // namespace
+
+TEST_CASE("resuming from a checkpoint continues the run bit for bit", "[train][resume]") {
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+
+  // Uninterrupted: 40 iterations.
+  const auto dir_a = fresh_dir("straight");
+  auto model_a = make_model(1);
+  Adam<double> adam_a(model_a.num_params(), {.lr = 1e-2});
+  Trainer straight(model_a, estimator, adam_a, options(dir_a, 40));
+  straight.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(model_a, it); });
+  std::mt19937_64 rng_a(99);
+  const auto result_a = straight.run(next_batch, rng_a);
+  REQUIRE_FALSE(result_a.failed);
+  REQUIRE(result_a.iterations == 40);
+
+  // Interrupted: the first process stops after 20 iterations (a checkpoint) and leaves a log
+  // row past it, as a crash would; the second starts from a different model, optimizer and
+  // engine and resumes.
+  const auto dir_b = fresh_dir("resumed");
+  {
+    auto model = make_model(1);
+    Adam<double> adam(model.num_params(), {.lr = 1e-2});
+    Trainer first(model, estimator, adam, options(dir_b, 20));
+    std::mt19937_64 rng(99);
+    first.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(model, it); });
+    first.run(next_batch, rng);
+    // Log rows past the checkpoint, as a crashed run would leave them.
+    std::ofstream(std::filesystem::path(dir_b) / "log.csv", std::ios::app) << "25,9,9,9,,\n";
+  }
+  auto model_b = make_model(2);
+  Adam<double> adam_b(model_b.num_params(), {.lr = 1e-2});
+  Trainer resumed(model_b, estimator, adam_b, options(dir_b, 40));
+  resumed.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(model_b, it); });
+  std::mt19937_64 rng_b(12345);
+  resumed.resume(resumed.checkpoint_path(), rng_b);
+  REQUIRE(resumed.start_iteration() == 20);
+  const auto result_b = resumed.run(next_batch, rng_b);
+  REQUIRE(result_b.iterations == 40);
+
+  CHECK(model_b.params() == model_a.params());
+  CHECK(adam_b.first_moment() == adam_a.first_moment());
+  CHECK(adam_b.step_count() == 40);
+  CHECK(rng_b == rng_a);
+  CHECK(result_b.final_loss == result_a.final_loss);
+  CHECK(lines_without_wall_time(dir_b + "/log.csv") == lines_without_wall_time(dir_a + "/log.csv"));
+}
+
+TEST_CASE("a checkpoint from another run is refused", "[train][resume]") {
+  const auto dir = fresh_dir("tag");
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Advanced);
+  auto model = make_model(3);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  Trainer trainer(model, estimator, adam, options(dir, 10));
+  std::mt19937_64 rng(1);
+  trainer.run(next_batch, rng);
+  auto other_options = options(dir, 20);
+  other_options.tag = "another run";
+  Trainer other(model, estimator, adam, other_options);
+  CHECK_THROWS_WITH(other.resume(other.checkpoint_path(), rng), Contains("belongs to another run ('trainer test')"));
+}
+
+namespace {
+
+// Produces a non-finite loss from a given call on.
+struct FailingEstimator {
+  GradientGuidedRM<> inner{3, GuidedVariant::Basic};
+  Index fail_from;
+  mutable Index calls = 0;
+  template <class M, class Rng>
+  double loss_and_gradient(const M& model, const Matrix<double>& X, Rng& rng, Vector<double>& grad) const {
+    const double loss = inner.loss_and_gradient(model, X, rng, grad);
+    return ++calls >= fail_from ? std::numeric_limits<double>::infinity() : loss;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a non-finite loss stops the run with a message and keeps the last good checkpoint", "[train][failure]") {
+  const auto dir = fresh_dir("failure");
+  auto model = make_model(4);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  const FailingEstimator estimator{.fail_from = 15};
+  Trainer trainer(model, estimator, adam, options(dir, 40));
+  std::mt19937_64 rng(5);
+  const auto result = trainer.run(next_batch, rng);
+  CHECK(result.failed);
+  CHECK(result.iterations == 14);
+  CHECK_THAT(result.message, Contains("training stopped at iteration 15: ratiomatch::Trainer::run: loss is not finite (inf)"));
+  CHECK_THAT(result.message, Contains("checkpoint.bin' (iteration 10)"));
+  const auto snapshot = load_checkpoint<double>(trainer.checkpoint_path());
+  CHECK(snapshot.iteration == 10);
+  CHECK(snapshot.params.allFinite());
+}
