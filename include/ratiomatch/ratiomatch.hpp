@@ -30,3 +30,8 @@
 #include "ratiomatch/data/gray_code.hpp"
 #include "ratiomatch/data/points2d.hpp"
 #include "ratiomatch/data/toy2d.hpp"
+#include "ratiomatch/io/checkpoint.hpp"
+#include "ratiomatch/train/csv_log.hpp"
+#include "ratiomatch/train/progress_reporter.hpp"
+#include "ratiomatch/train/trainer.hpp"
+// ratiomatch/io/rgb_image.hpp (PNG output) is not included here: it needs stb (libstb-dev).
