@@ -1,6 +1,7 @@
 // Energy, input gradient, parameter gradient and flip deltas of the models (float).
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
 
 #include <ratiomatch/ratiomatch.hpp>
@@ -79,6 +80,24 @@ void BM_IsingFlipDeltas(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n * model.dim());
 }
 BENCHMARK(BM_IsingFlipDeltas)->Arg(100)->Arg(625)->Unit(benchmark::kMicrosecond);
+
+// One systematic-scan Gibbs sweep of n = 2000 chains of the lattice model (the data protocol
+// of the Ising experiments): d calls of the selected flip_deltas with every bit = i.
+template <class S>
+void BM_IsingGibbsSweep(benchmark::State& state) {
+  const Index d = state.range(0), n = 2000;
+  std::mt19937_64 rng(1);
+  const auto model = IsingModel<S>::periodic_lattice(static_cast<Index>(std::lround(std::sqrt(double(d)))), S(0.25));
+  const GibbsSampler sampler;
+  Matrix<S> X = sampler.sample(model, n, 1, rng);
+  for (auto _ : state) {
+    sampler.sweep(model, X, rng);
+    benchmark::DoNotOptimize(X.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n * model.dim());  // single-site updates
+}
+BENCHMARK_TEMPLATE(BM_IsingGibbsSweep, float)->Arg(100)->Arg(625)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_IsingGibbsSweep, double)->Arg(100)->Arg(625)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

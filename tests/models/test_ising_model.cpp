@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <random>
 
 #include <ratiomatch/core/finite_difference.hpp>
@@ -111,6 +112,53 @@ TEMPLATE_TEST_CASE("IsingModel flip_deltas equal re-evaluated energies of flippe
   model.flip_deltas(X, rows, bits, delta);
   for (Index t = 0; t < 5; ++t)
     REQUIRE(delta(t) == Approx(D(rows(t), bits(t))).epsilon(Tolerance<TestType>::relative).margin(1e-5));
+}
+
+TEMPLATE_TEST_CASE("IsingModel selected flip_deltas for one bit (the Gibbs sampler's call) equal the full deltas",
+                   "[models][ising][flips]", float, double) {
+  std::mt19937_64 rng(17);
+  const Index d = 11, n = 40;
+  const auto model = random_ising<TestType>(d, rng);
+  const auto X = random_binary<TestType>(n, d, rng);
+  Matrix<TestType> D;
+  model.flip_deltas(X, D);
+  IndexVector all_rows(n), bits(n);
+  for (Index r = 0; r < n; ++r) all_rows(r) = r;
+  Vector<TestType> delta;
+  for (Index i = 0; i < d; ++i) {
+    bits.setConstant(i);
+    model.flip_deltas(X, all_rows, bits, delta);
+    REQUIRE(delta.size() == n);
+    for (Index r = 0; r < n; ++r)
+      REQUIRE(delta(r) == Approx(D(r, i)).epsilon(Tolerance<TestType>::relative).margin(1e-5));
+  }
+  // One bit, a subset of rows with repeats, in any order; and a list of one flip.
+  IndexVector rows(4), same_bit(4);
+  rows << 7, 3, 7, 39;
+  same_bit.setConstant(5);
+  model.flip_deltas(X, rows, same_bit, delta);
+  for (Index t = 0; t < 4; ++t)
+    REQUIRE(delta(t) == Approx(D(rows(t), 5)).epsilon(Tolerance<TestType>::relative).margin(1e-5));
+  model.flip_deltas(X, IndexVector::Constant(1, 2), IndexVector::Constant(1, 10), delta);
+  REQUIRE(delta.size() == 1);
+  REQUIRE(delta(0) == Approx(D(2, 10)).epsilon(Tolerance<TestType>::relative).margin(1e-5));
+  // An empty list gives an empty result; a non-binary entry is still named.
+  model.flip_deltas(X, IndexVector(0), IndexVector(0), delta);
+  REQUIRE(delta.size() == 0);
+  Matrix<TestType> bad = X;
+  bad(4, 6) = TestType(0.5);
+  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta),
+                      "ratiomatch::IsingModel::flip_deltas: X(4, 6) = 0.5 is not binary (entries must be exactly 0 or 1)");
+  bad(4, 6) = std::numeric_limits<TestType>::quiet_NaN();
+  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta), Contains("X(4, 6) = nan is not binary"));
+  bad(4, 6) = std::numeric_limits<TestType>::infinity();
+  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta), Contains("X(4, 6) = inf is not binary"));
+  bad(4, 6) = std::numeric_limits<TestType>::denorm_min();
+  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta), Contains("X(4, 6) = "));
+  bad(4, 6) = TestType(1) + std::numeric_limits<TestType>::epsilon();
+  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta), Contains("X(4, 6) = "));
+  REQUIRE_THROWS_WITH(model.flip_deltas(X, rows, IndexVector::Constant(3, 5), delta),
+                      Contains("bits.size() (3) must equal rows.size() (4)"));
 }
 
 TEST_CASE("IsingModel flip deltas are exactly the first-order estimate −(2x−1)⊙∇E", "[models][ising][flips]") {

@@ -168,3 +168,29 @@ TEST_CASE("a non-finite loss stops the run with a message and keeps the last goo
   CHECK(snapshot.iteration == 10);
   CHECK(snapshot.params.allFinite());
 }
+
+TEST_CASE("a wall-time budget stops the run after the iteration that exceeds it, logged and checkpointed",
+          "[train][budget]") {
+  const auto dir = fresh_dir("budget");
+  auto model = make_model(6);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+  auto opts = options(dir, 1000);
+  opts.max_seconds = 1e-9;  // exceeded by the first iteration
+  Trainer trainer(model, estimator, adam, opts);
+  int evaluations = 0;
+  trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
+    ++evaluations;
+    return evaluate(model, it);
+  });
+  std::mt19937_64 rng(7);
+  const auto result = trainer.run(next_batch, rng);
+  CHECK(result.out_of_time);
+  CHECK_FALSE(result.failed);
+  CHECK(result.iterations == 1);
+  CHECK(evaluations == 1);
+  CHECK(load_checkpoint<double>(trainer.checkpoint_path()).iteration == 1);
+  const auto lines = lines_without_wall_time(dir + "/log.csv");
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1].rfind("1,", 0) == 0);
+}

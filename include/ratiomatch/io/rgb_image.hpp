@@ -61,6 +61,16 @@ inline Rgb viridis(double t) {
   return {mix(0), mix(1), mix(2)};
 }
 
+/// @brief A diverging colour map at `t ∈ [−1, 1]`: blue (−1), white (0), red (+1).
+inline Rgb diverging(double t) {
+  t = std::isfinite(t) ? std::clamp(t, -1.0, 1.0) : 0.0;
+  const std::array<double, 3> blue{33, 102, 172}, red{178, 24, 43}, white{247, 247, 247};
+  const auto& end = t < 0 ? blue : red;
+  const double w = std::abs(t);
+  auto mix = [&](int c) { return static_cast<std::uint8_t>(std::lround((1 - w) * white[c] + w * end[c])); };
+  return {mix(0), mix(1), mix(2)};
+}
+
 /// @brief A `width × height` RGB image, row 0 at the top.
 class RgbImage {
  public:

@@ -116,20 +116,61 @@ class IsingModel {
     D = S(2) * (spins_.array() * field_.array());
   }
 
-  /// @brief `delta(t) = ΔE_{bits(t)}(x_{rows(t)})` for a list of flips, O(d) each.
+  /// @brief `delta(t) = ΔE_{bits(t)}(x_{rows(t)}) = 2 s_{r,i} h_{r,i}` for a list of flips
+  /// `(r, i) = (rows(t), bits(t))`, exact, with `h_{r,i} = K.col(i) · s_r + b_i`.
+  ///
+  /// Two routes, the same numbers up to rounding:
+  /// - every bit equal (`bits = i`, the Gibbs sampler's call with `rows = 0..n−1`): one
+  ///   matrix-vector product over the batch with the single column `k = K.col(i)`, using
+  ///   `S k = (2X − 1) k = 2 X k − (1ᵀk) 1`, so `h_{·,i} = 2 X k − 1ᵀk + b_i`: O(n d) for
+  ///   the whole list, contiguous, and `K` itself is never formed (O(d) for `k`);
+  /// - any other list: the spins of the batch are transposed once into a `d × n` workspace
+  ///   (row `r` of the batch becomes a contiguous column) and each flip is a contiguous dot
+  ///   product with `K.col(i)` (`K` is symmetric): O(n d + d² + k d).
+  ///
+  /// Rows and bits may repeat. Workspaces are reused: no allocation when the sizes repeat.
+  /// @param X the batch, `n × d`, binary
+  /// @param rows row of each flip, in `[0, n)`
+  /// @param bits bit of each flip, in `[0, d)`
+  /// @param delta resized to `rows.size()`
+  /// @throws std::invalid_argument on an empty batch, a wrong width, a non-binary entry or
+  ///   `bits.size() != rows.size()` (indices out of range are a debug assertion)
   void flip_deltas(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
                    Vector<S>& delta) const {
     constexpr std::string_view where = "ratiomatch::IsingModel::flip_deltas";
-    check_batch(where, X, dim_);
+    check_nonempty(where, X);
+    check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim_);
+    // The vectorised test costs about as much as the product below; the scan of check_binary
+    // (one unpredictable branch per entry) only runs to name the offending entry.
+    if (!all_binary(X)) check_binary(where, X);
     check_size_match(where, "bits.size()", bits.size(), "rows.size()", rows.size());
+    const Index count = rows.size();
+    delta.resize(count);
+    if (count == 0) return;
+    const Index first_bit = bits(0);
+    if ((bits.array() == first_bit).all()) {
+      const Index i = first_bit;
+      RATIOMATCH_ASSERT(i >= 0 && i < dim_);
+      const auto J = coupling();
+      column_ = J.row(i).transpose() + J.col(i);  // K.col(i) = J.col(i) + J.row(i)ᵀ
+      column_(i) = S(0);
+      field_column_.noalias() = X * column_;  // X k
+      const S offset = theta_(dim_ * dim_ + i) - column_.sum();
+      for (Index t = 0; t < count; ++t) {
+        const Index r = rows(t);
+        RATIOMATCH_ASSERT(r >= 0 && r < X.rows());
+        const S s_i = S(2) * X(r, i) - S(1);
+        delta(t) = S(2) * s_i * (S(2) * field_column_(r) + offset);
+      }
+      return;
+    }
     coupling_sum();
-    delta.resize(rows.size());
-    for (Index t = 0; t < rows.size(); ++t) {
+    spins_transposed_ = S(2) * X.transpose().array() - S(1);
+    for (Index t = 0; t < count; ++t) {
       const Index r = rows(t), i = bits(t);
       RATIOMATCH_ASSERT(r >= 0 && r < X.rows() && i >= 0 && i < dim_);
-      const S s_i = S(2) * X(r, i) - S(1);
-      const S h_i = (K_.row(i).array() * (S(2) * X.row(r).array() - S(1))).sum() + theta_(dim_ * dim_ + i);
-      delta(t) = S(2) * s_i * h_i;
+      const S h_i = K_.col(i).dot(spins_transposed_.col(r)) + theta_(dim_ * dim_ + i);
+      delta(t) = S(2) * spins_transposed_(i, r) * h_i;
     }
   }
 
@@ -149,6 +190,13 @@ class IsingModel {
     field_.rowwise() += bias().transpose();
   }
 
+  // Whether every entry of X is exactly 0 or 1, vectorised: Σ |x (x − 1)| = 0 iff so (a
+  // product of two non-zero finite numbers here cannot underflow to 0; NaN and ±∞ give a
+  // non-zero sum). Under flush-to-zero (-ffast-math), subnormal entries would pass.
+  static bool all_binary(const Eigen::Ref<const Matrix<S>>& X) {
+    return (X.array() * (X.array() - S(1))).abs().sum() == S(0);
+  }
+
   void energy_unchecked(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
     coupling_sum();
     spins_ = S(2) * X.array() - S(1);
@@ -160,6 +208,8 @@ class IsingModel {
   Index dim_;
   Vector<S> theta_;
   mutable Matrix<S> K_, spins_, field_, weighted_spins_;
+  mutable Matrix<S> spins_transposed_;       // selected flips, general list: (2X − 1)ᵀ, d × n
+  mutable Vector<S> column_, field_column_;  // selected flips, one bit i: K.col(i) and X K.col(i)
   mutable Vector<S> saved_diagonal_;
 };
 

@@ -46,6 +46,7 @@ struct TrainerOptions {
   std::string out_dir;            ///< where log.csv and checkpoint.bin go; empty: no files
   std::string tag;                ///< describes the run; a checkpoint of another tag is refused
   bool progress = true;           ///< report progress on standard error
+  double max_seconds = 0;         ///< stop once the training time (evaluations excluded) exceeds this; 0: no limit
 };
 
 /// @brief How a run ended.
@@ -56,6 +57,7 @@ struct TrainResult {
   double eval_seconds = 0;             ///< time spent in the evaluator by this process
   double iterations_per_second = 0;    ///< training iterations per second of this process (evaluations excluded)
   bool failed = false;                 ///< stopped by a numerical failure
+  bool out_of_time = false;            ///< stopped by `max_seconds` before the last iteration
   std::string message;                 ///< why it stopped, if it failed
 };
 
@@ -174,10 +176,11 @@ class Trainer {
       window_loss += static_cast<double>(loss);
       window_norm += norm;
       ++window;
-      if (it % options_.log_every == 0 || it == options_.iterations) {
+      const bool out_of_time = options_.max_seconds > 0 && wall() >= options_.max_seconds && it < options_.iterations;
+      const bool last = it == options_.iterations || out_of_time;
+      if (it % options_.log_every == 0 || last) {
         result.final_loss = window_loss / static_cast<double>(window);
-        const bool evaluate = evaluator_ && ((options_.eval_every > 0 && it % options_.eval_every == 0) ||
-                                             it == options_.iterations);
+        const bool evaluate = evaluator_ && ((options_.eval_every > 0 && it % options_.eval_every == 0) || last);
         std::vector<double> row{static_cast<double>(it), result.final_loss, window_norm / static_cast<double>(window),
                                 wall()};
         if (evaluate) {
@@ -192,11 +195,16 @@ class Trainer {
         window_loss = window_norm = 0;
         window = 0;
       }
-      if (files && ((options_.checkpoint_every > 0 && it % options_.checkpoint_every == 0) || it == options_.iterations)) {
+      if (files && ((options_.checkpoint_every > 0 && it % options_.checkpoint_every == 0) ||
+                    it == options_.iterations || out_of_time)) {
         save(it, wall(), rng);
         last_checkpoint = it;
       }
       if (options_.progress) progress.update(it, static_cast<double>(loss));
+      if (out_of_time) {
+        result.out_of_time = true;
+        break;
+      }
     }
     if (options_.progress) progress.finish();
     const double seconds = elapsed();

@@ -1,0 +1,202 @@
+#pragma once
+/// @file
+/// @brief `Penalized`: an estimator plus a parameter penalty; `IsingCouplingL1`, the L1
+/// penalty on the couplings of an `IsingModel`.
+
+#include <cmath>
+#include <concepts>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include "ratiomatch/core/checks.hpp"
+#include "ratiomatch/core/concepts.hpp"
+#include "ratiomatch/core/types.hpp"
+#include "ratiomatch/models/ising_model.hpp"
+
+namespace ratiomatch {
+
+namespace detail {
+
+/// Empty unless the estimator `E` has a fixed-point `temperature`, which it then forwards.
+template <class E>
+struct ForwardTemperature {};
+template <class E>
+  requires requires {
+    { E::temperature } -> std::convertible_to<double>;
+  }
+struct ForwardTemperature<E> {
+  /// @brief The inner estimator's fixed-point temperature: the learned model of the data is
+  /// `exp(−temperature · E)` (DESIGN §1).
+  static constexpr double temperature = E::temperature;
+};
+
+/// Empty unless the estimator `E` has an `objective_type`, which it then forwards.
+template <class E>
+struct ForwardObjectiveType {};
+template <class E>
+  requires requires { typename E::objective_type; }
+struct ForwardObjectiveType<E> {
+  /// @brief The inner estimator's ratio objective.
+  using objective_type = typename E::objective_type;
+};
+
+/// A penalty usable with model `M`: `penalty.add_value_and_gradient(model, grad)` returns the
+/// penalty's value and adds its (sub)gradient to `grad`.
+template <class P, class M>
+concept PenaltyFor = requires(const P& penalty, const M& model, Vector<typename M::Scalar>& grad) {
+  { penalty.add_value_and_gradient(model, grad) } -> std::convertible_to<double>;
+};
+
+/// Optional: the penalty's value alone, `penalty.value(model)`.
+template <class P, class M>
+concept HasPenaltyValue = requires(const P& penalty, const M& model) {
+  { penalty.value(model) } -> std::convertible_to<double>;
+};
+
+}  // namespace detail
+
+/// @brief An estimator with a parameter penalty added to its objective:
+/// `loss = estimator loss + R(θ)`, `grad = estimator gradient + ∂R(θ)`.
+///
+/// The penalty is any class with `double add_value_and_gradient(const M& model, Vector<S>& grad) const`
+/// that returns `R(θ)` and adds a (sub)gradient of `R` to `grad` (optionally also
+/// `double value(const M& model) const`, used by `loss`). When the inner estimator has a
+/// fixed-point `temperature` and an `objective_type` (the ratio-matching estimators), `Penalized`
+/// exposes them too, so callers can scale learned couplings by the temperature. The penalty
+/// acts on the model's own parameters `θ`; with an estimator of temperature `T` the learned
+/// model of the data is `exp(−T·E)`, so the data-scale couplings are `T·J`, and a weight `λ`
+/// on `J` is a weight `λ/T` on `T·J`.
+/// @tparam Estimator an estimator with `loss_and_gradient(model, X, rng, grad)` and `loss(model, X, rng)`
+/// @tparam Penalty a penalty as above, e.g. `IsingCouplingL1`
+template <class Estimator, class Penalty>
+class Penalized : public detail::ForwardTemperature<Estimator>, public detail::ForwardObjectiveType<Estimator> {
+ public:
+  using estimator_type = Estimator;
+  using penalty_type = Penalty;
+
+  /// @param estimator the inner estimator (copied)
+  /// @param penalty the penalty (copied)
+  Penalized(Estimator estimator, Penalty penalty) : estimator_(std::move(estimator)), penalty_(std::move(penalty)) {}
+
+  /// @brief The inner estimator (mutable access, e.g. to `reset()` persistent chains).
+  const Estimator& estimator() const { return estimator_; }
+  Estimator& estimator() { return estimator_; }
+  /// @brief The penalty.
+  const Penalty& penalty() const { return penalty_; }
+
+  /// @brief The inner estimator's loss plus `R(θ)`; writes the inner gradient plus the penalty's
+  /// (sub)gradient into `grad` (resized to `num_params()`). Randomness as the inner estimator's.
+  /// @throws whatever the inner estimator or the penalty throws (bad input → `std::invalid_argument`)
+  /// @throws NumericalError naming `ratiomatch::Penalized::loss_and_gradient` if the penalty,
+  ///   the total loss or the total gradient is not finite
+  template <class M, std::uniform_random_bit_generator Rng>
+  typename M::Scalar loss_and_gradient(const M& model, const Matrix<typename M::Scalar>& X, Rng& rng,
+                                       Vector<typename M::Scalar>& grad) const {
+    using S = typename M::Scalar;
+    static_assert(EnergyModel<M>, "Penalized needs an EnergyModel: see docs/model_requirements.md");
+    static_assert(detail::PenaltyFor<Penalty, M>,
+                  "Penalized: the penalty needs `double add_value_and_gradient(const M& model, Vector<S>& grad) const` "
+                  "for this model type");
+    constexpr std::string_view where = "ratiomatch::Penalized::loss_and_gradient";
+    const S inner = estimator_.loss_and_gradient(model, X, rng, grad);
+    check_size_match(where, "grad.size()", grad.size(), "model.num_params()", model.num_params());
+    const double penalty = penalty_.add_value_and_gradient(model, grad);
+    check_finite(where, "penalty", penalty);
+    const S total = static_cast<S>(static_cast<double>(inner) + penalty);
+    check_finite(where, "loss", total);
+    check_finite(where, "gradient", grad);
+    return total;
+  }
+
+  /// @brief The inner estimator's `loss` plus `R(θ)` (by `penalty.value(model)` when the penalty
+  /// has it, otherwise by `add_value_and_gradient` into a scratch vector).
+  /// @throws as `loss_and_gradient`, naming `ratiomatch::Penalized::loss`
+  template <class M, std::uniform_random_bit_generator Rng>
+  typename M::Scalar loss(const M& model, const Matrix<typename M::Scalar>& X, Rng& rng) const {
+    using S = typename M::Scalar;
+    static_assert(EnergyModel<M>, "Penalized needs an EnergyModel: see docs/model_requirements.md");
+    static_assert(detail::PenaltyFor<Penalty, M>,
+                  "Penalized: the penalty needs `double add_value_and_gradient(const M& model, Vector<S>& grad) const` "
+                  "for this model type");
+    constexpr std::string_view where = "ratiomatch::Penalized::loss";
+    const S inner = estimator_.loss(model, X, rng);
+    double penalty = 0;
+    if constexpr (detail::HasPenaltyValue<Penalty, M>) {
+      penalty = penalty_.value(model);
+    } else {
+      Vector<S> scratch = Vector<S>::Zero(model.num_params());
+      penalty = penalty_.add_value_and_gradient(model, scratch);
+    }
+    check_finite(where, "penalty", penalty);
+    const S total = static_cast<S>(static_cast<double>(inner) + penalty);
+    check_finite(where, "loss", total);
+    return total;
+  }
+
+ private:
+  Estimator estimator_;
+  Penalty penalty_;
+};
+
+/// @brief L1 penalty on the couplings of an `IsingModel`: `R(J) = λ Σ_{i≠j} |J_ij|` over all
+/// off-diagonal entries of `J` (both triangles, each its own parameter; the diagonal, which
+/// carries no energy, is excluded, and so is the bias).
+///
+/// Subgradient: `∂R/∂J_ij = λ sign(J_ij)` for `i ≠ j` (0 where `J_ij = 0`), 0 on the diagonal
+/// and the bias. In the flat gradient (the order of `params()`: `J` row-major, `d²` entries,
+/// then `b`) entry `i·d + j` receives `λ sign(J_ij)`.
+///
+/// Aggregate: `IsingCouplingL1{0.01}` or `IsingCouplingL1{.lambda = 0.01}`.
+struct IsingCouplingL1 {
+  double lambda = 0;  ///< the penalty weight `λ` (finite, ≥ 0)
+
+  /// @brief `λ Σ_{i≠j} |J_ij|`, summed in double.
+  /// @throws std::invalid_argument unless `lambda` is finite and non-negative
+  template <class S>
+  double value(const IsingModel<S>& model) const {
+    check_lambda("ratiomatch::IsingCouplingL1::value");
+    const auto J = model.coupling();
+    const Index d = model.dim();
+    double total = 0;
+    for (Index i = 0; i < d; ++i)
+      for (Index j = 0; j < d; ++j)
+        if (i != j) total += std::abs(static_cast<double>(J(i, j)));
+    return lambda * total;
+  }
+
+  /// @brief Returns `λ Σ_{i≠j} |J_ij|` and adds `λ sign(J_ij)` to `grad(i·d + j)` for every `i ≠ j`.
+  /// @param grad a gradient of length `model.num_params()`; diagonal and bias entries are left as they were
+  /// @throws std::invalid_argument unless `lambda` is finite and non-negative, or if
+  ///   `grad.size() != model.num_params()`
+  template <class S>
+  double add_value_and_gradient(const IsingModel<S>& model, Vector<S>& grad) const {
+    constexpr std::string_view where = "ratiomatch::IsingCouplingL1::add_value_and_gradient";
+    check_lambda(where);
+    check_size_match(where, "grad.size()", grad.size(), "model.num_params()", model.num_params());
+    const auto J = model.coupling();
+    const Index d = model.dim();
+    const S step = static_cast<S>(lambda);
+    double total = 0;
+    for (Index i = 0; i < d; ++i)
+      for (Index j = 0; j < d; ++j) {
+        if (i == j) continue;
+        const S a = J(i, j);
+        total += std::abs(static_cast<double>(a));
+        if (a > S(0))
+          grad(i * d + j) += step;
+        else if (a < S(0))
+          grad(i * d + j) -= step;
+      }
+    return lambda * total;
+  }
+
+ private:
+  void check_lambda(std::string_view where) const {
+    if (!(lambda >= 0) || !std::isfinite(lambda))
+      throw std::invalid_argument(detail::message(where, "lambda (", lambda, ") must be finite and non-negative"));
+  }
+};
+
+}  // namespace ratiomatch
