@@ -5,7 +5,8 @@ of its iteration budget, for side in {10, 25} and sigma in {0.1, 0.25, 0.5}, on 
 per setting, plus a picture of log RMSE against wall time for one setting.
 
 Usage: python3 scripts/reproduce_ising.py [--jobs 2] [--build build] [--out out/ising]
-Needs only the Python standard library and a built train_ising.
+Needs the Python standard library and a built train_ising; the plot needs matplotlib
+(Debian python3-matplotlib, i.e. run it with /usr/bin/python3).
 """
 import argparse
 import concurrent.futures
@@ -28,8 +29,8 @@ METHODS_25 = [
     ("rm", "hyvarinen", 0.003), ("uniform", "hyvarinen", 0.003), ("gg-advanced", "hyvarinen", 0.003),
     ("pcd-gibbs", "hyvarinen", 0.003), ("pcd-gwg", "hyvarinen", 0.003),
 ]
-SETTINGS = {10: dict(iters=3000, budget=10.0, limit=60.0, sweeps=2000),
-            25: dict(iters=3000, budget=30.0, limit=60.0, sweeps=200)}
+SETTINGS = {10: dict(iters=5000, budget=5.0, limit=60.0, sweeps=10000),
+            25: dict(iters=3000, budget=20.0, limit=60.0, sweeps=400)}
 
 
 def label(method, objective, l1):
@@ -124,7 +125,7 @@ def main():
     w("the other objectives and PCD are consistent (T = 1). Metric: RMSE(J) over all D² entries, natural log.\n")
     w("Data: " + "; ".join(f"side {s}: {SETTINGS[s]['sweeps']} Gibbs sweeps per sample" for s in sides) +
       " (the published protocol uses 1,000,000 single-site updates per chain, i.e. 10,000 sweeps at side 10"
-      " and 1,600 at side 25; fewer here to fit the machine). At σ = 0.25 and 0.5 the lattice is in its ordered"
+      " and 1,600 at side 25; fewer at side 25 to fit the machine). At σ = 0.25 and 0.5 the lattice is in its ordered"
       " phase: the samples are nearly all-up or all-down, which makes J hard to identify from 2000 samples.\n")
     for side in sides:
         cfg = SETTINGS[side]
