@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "command_line.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -180,15 +182,8 @@ int main(int argc, char** argv) {
   app.add_option("--time-budget", s.time_budget, "stop after this many seconds of training (0: none)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--log-every", s.log_every, "iterations between log rows")->check(CLI::PositiveNumber)->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
-  try {
+  if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
+  return examples::run_reporting_errors("train_ising", [&] {
     const double D = static_cast<double>(s.side * s.side);
     const IsingCouplingL1 penalty{s.l1};
     if (s.method == "pcd-gibbs")
@@ -200,11 +195,5 @@ int main(int argc, char** argv) {
     if (s.objective == "squared") return dispatch_ratio_matching<SquaredRatio>(s);
     if (s.objective == "sqrt") return dispatch_ratio_matching<SqrtRatio>(s);
     return dispatch_ratio_matching<HyvarinenRatio>(s);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "train_ising: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "train_ising: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "command_line.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -245,24 +247,11 @@ int main(int argc, char** argv) {
   app.add_option("--eval-samples", s.eval_samples, "model and data samples for the MMD")->check(CLI::Range(2, 1000000))->capture_default_str();
   app.add_option("--gibbs-sweeps", s.gibbs_sweeps, "Gibbs sweeps per evaluation sample")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--hidden", s.hidden, "hidden layer widths")->check(CLI::PositiveNumber)->delimiter(',')->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
-  try {
+  if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
+  return examples::run_reporting_errors("train_synthetic", [&] {
     const Toy2d toy = parse_toy2d(s.data);
     if (s.objective == "hyvarinen") return dispatch_estimator<HyvarinenRatio>(s, toy);
     if (s.objective == "sqrt") return dispatch_estimator<SqrtRatio>(s, toy);
     return dispatch_estimator<SquaredRatio>(s, toy);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "train_synthetic: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "train_synthetic: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -176,6 +176,13 @@ def main():
                          "and both beat the all-zero estimate")
             w(f"- side {side}, σ = {s}: best ratio matching {rm[0]:.3f} ({rm[1]}), best PCD {pcd[0]:.3f} ({pcd[1]}), "
               f"all-zero {zero:.3f}: {verdict} by {abs(rm[0] - pcd[0]):.3f} in log RMSE, {zero_text}.")
+    w("\nWhat the table says beyond the ranking: the all-zero estimate is a strong baseline here. At σ = 0.5, "
+      "deep in the ordered phase, no method moves meaningfully below it at either side; at side 25 no method beats it "
+      "within 60 s (2000 samples for 195,000 couplings, and λ = 0.003 does not zero the non-edges). Without L1 the "
+      "Hyvärinen fit overfits badly at σ = 0.25 (−0.58 against −3.42 with L1). The squared ratio without gradient "
+      "clipping diverges at σ = 0.1 and 0.5. Exact ratio matching is the most accurate where it is affordable "
+      "(side 10, σ = 0.25: RMSE 0.0207 after 3657 updates in 60 s, against the 0.02 of the PyTorch reference in the "
+      "issue — not beaten in this run), and too slow at side 25 (about 80 updates in 60 s).")
     side0 = sides[0]
     plot_path = os.path.join(args.docs, "ising", f"log_rmse_side{side0}_sigma0.25.png")
     os.makedirs(os.path.dirname(plot_path), exist_ok=True)
