@@ -2,7 +2,11 @@
 // Shared helpers of the tests: random binary batches, enumeration of all states,
 // flipping rows, and the per-scalar tolerance table.
 
+#include <chrono>
+#include <filesystem>
 #include <random>
+#include <string>
+#include <system_error>
 
 #include <ratiomatch/core/random.hpp>
 #include <ratiomatch/core/types.hpp>
@@ -47,5 +51,29 @@ Matrix<S> flipped(const Matrix<S>& X, Index i) {
   Y.col(i).array() = S(1) - Y.col(i).array();
   return Y;
 }
+
+// A fresh, empty directory removed with its contents at the end of the test.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("ratiomatch_test_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) +
+            "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::size_t count_files() const {
+    std::size_t k = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(path)) ++k;
+    return k;
+  }
+};
 
 }  // namespace ratiomatch::testing

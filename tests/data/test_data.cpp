@@ -20,6 +20,7 @@
 #include "test_support.hpp"
 
 using namespace ratiomatch;
+using ratiomatch::testing::TempDir;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
@@ -89,29 +90,6 @@ Points2d sample(Toy2d which, Index n, std::uint64_t seed) {
   return sample_toy2d(which, n, rng);
 }
 
-// A fresh, empty directory removed with its contents at the end of the test.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    static int counter = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("ratiomatch_test_data_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) +
-            "_" + std::to_string(counter++));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::size_t count_files() const {
-    std::size_t k = 0;
-    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(path)) ++k;
-    return k;
-  }
-};
 
 std::string read_error(const std::string& text, const std::string& source = "data.txt") {
   std::istringstream in(text);

@@ -96,23 +96,6 @@ IsingModel<S> cast_model(const IsingModel<double>& model) {
   return out;
 }
 
-// A fresh, empty directory removed with its contents at the end of the test.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("ratiomatch_test_ising_data_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("sample_ising_data matches the exact marginals and pair correlations of a 3×3 lattice",

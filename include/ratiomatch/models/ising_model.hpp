@@ -138,11 +138,7 @@ class IsingModel {
   void flip_deltas(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
                    Vector<S>& delta) const {
     constexpr std::string_view where = "ratiomatch::IsingModel::flip_deltas";
-    check_nonempty(where, X);
-    check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim_);
-    // The vectorised test costs about as much as the product below; the scan of check_binary
-    // (one unpredictable branch per entry) only runs to name the offending entry.
-    if (!all_binary(X)) check_binary(where, X);
+    check_batch(where, X, dim_);
     check_size_match(where, "bits.size()", bits.size(), "rows.size()", rows.size());
     const Index count = rows.size();
     delta.resize(count);
@@ -188,13 +184,6 @@ class IsingModel {
     spins_ = S(2) * X.array() - S(1);
     field_.noalias() = spins_ * K_;
     field_.rowwise() += bias().transpose();
-  }
-
-  // Whether every entry of X is exactly 0 or 1, vectorised: Σ |x (x − 1)| = 0 iff so (a
-  // product of two non-zero finite numbers here cannot underflow to 0; NaN and ±∞ give a
-  // non-zero sum). Under flush-to-zero (-ffast-math), subnormal entries would pass.
-  static bool all_binary(const Eigen::Ref<const Matrix<S>>& X) {
-    return (X.array() * (X.array() - S(1))).abs().sum() == S(0);
   }
 
   void energy_unchecked(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
