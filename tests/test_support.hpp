@@ -7,6 +7,11 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <ratiomatch/core/random.hpp>
 #include <ratiomatch/core/types.hpp>
@@ -74,6 +79,38 @@ struct TempDir {
     for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(path)) ++k;
     return k;
   }
+};
+
+/// The OpenMP thread counts a parallel code path is tested with: 1 and 2 (1 only without OpenMP).
+inline std::vector<int> thread_counts() {
+#ifdef _OPENMP
+  return {1, 2};
+#else
+  return {1};
+#endif
+}
+
+/// Sets the number of OpenMP threads for its lifetime (no effect without OpenMP).
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int threads) {
+#ifdef _OPENMP
+    previous_ = omp_get_max_threads();
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+  }
+  ~ScopedThreads() {
+#ifdef _OPENMP
+    omp_set_num_threads(previous_);
+#endif
+  }
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int previous_ = 1;
 };
 
 }  // namespace ratiomatch::testing

@@ -169,6 +169,42 @@ TEMPLATE_TEST_CASE("the flip_deltas fast path equals the generic flipped-row pat
   compare(GradientGuidedRM<SqrtRatio>(5, GuidedVariant::Advanced), ising, generic_ising);
 }
 
+TEST_CASE("the fused flip-gradient path equals the flip_deltas and generic paths at every thread count",
+          "[estimators][paths]") {
+  std::mt19937_64 rng(46);
+  // n·d = 1200 flips for exact ratio matching: several blocks per thread.
+  const Index d = 40, n = 30;
+  const auto X = random_binary<double>(n, d, rng);
+  auto mlp = small_mlp<double>(d, 9);
+  mlp.params() *= 0.5;
+  WithoutFlipGradient deltas_only(mlp);
+  RequiredOnly generic(mlp);
+  static_assert(HasFlipGradient<MlpEnergy<double>> && !HasFlipGradient<WithoutFlipGradient<MlpEnergy<double>>> &&
+                HasSelectedFlipDeltas<WithoutFlipGradient<MlpEnergy<double>>>);
+  auto compare = [&](const auto& estimator) {
+    Vector<double> g_generic, g_deltas;
+    std::mt19937_64 r1(5), r2(5);
+    const double l_generic = estimator.loss_and_gradient(generic, X, r1, g_generic);
+    const double l_deltas = estimator.loss_and_gradient(deltas_only, X, r2, g_deltas);
+    CHECK(l_deltas == Approx(l_generic).epsilon(1e-12));
+    CHECK(compare_gradients(g_deltas, g_generic).relative_error < 1e-11);
+    for (const int threads : thread_counts()) {
+      ScopedThreads scoped(threads);
+      INFO("threads " << threads);
+      Vector<double> g_fused;
+      std::mt19937_64 r3(5);
+      const double l_fused = estimator.loss_and_gradient(mlp, X, r3, g_fused);
+      CHECK(l_fused == Approx(l_generic).epsilon(1e-12));
+      CHECK(compare_gradients(g_fused, g_generic).relative_error < 1e-11);
+    }
+  };
+  compare(RatioMatching<>());
+  compare(RatioMatching<HyvarinenRatio>());
+  compare(UniformSampledRM<SqrtRatio>(7));
+  compare(GradientGuidedRM<>(7, GuidedVariant::Basic));
+  compare(GradientGuidedRM<HyvarinenRatio>(7, GuidedVariant::Advanced));
+}
+
 TEST_CASE("the generic path evaluates flipped rows in blocks and gets the same result", "[estimators][paths]") {
   // d = 600 gives blocks of 436 flipped rows: 7 rows × 600 bits span ten blocks.
   std::mt19937_64 rng(45);

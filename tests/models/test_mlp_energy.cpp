@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -123,6 +124,61 @@ TEMPLATE_TEST_CASE("MlpEnergy flip_deltas equal re-evaluated energies of flipped
   Vector<TestType> delta;
   model.flip_deltas(X, rows, bits, delta);
   for (Index t = 0; t < 700; ++t) REQUIRE(delta(t) == Approx(D(rows(t), bits(t))).margin(margin));
+}
+
+TEMPLATE_TEST_CASE("MlpEnergy accumulate_flip_gradient equals per-row gradients of flipped and base rows",
+                   "[models][mlp][flips]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(25);
+  // 1500 flips with repeated rows and bits, in random order, span several blocks per thread.
+  const Index d = 40, n = 30, flips = 1500;
+  MlpEnergy<S> model(d, {16, 12}, Activation::Swish);
+  model.initialize(rng);
+  model.params() *= S(2);
+  const auto X = random_binary<S>(n, d, rng);
+  std::uniform_int_distribution<Index> pick_row(0, n - 1), pick_bit(0, d - 1);
+  IndexVector rows(flips), bits(flips);
+  Vector<S> c(flips);
+  for (Index t = 0; t < flips; ++t) {
+    rows(t) = pick_row(rng);
+    bits(t) = pick_bit(rng);
+    c(t) = static_cast<S>(uniform_open01(rng) - 0.3);
+  }
+  // Reference: Σ_t c_t ∇E(flipped row t) − Σ_t c_t ∇E(base row r_t), from the plain backward pass.
+  Matrix<S> flipped_rows(flips, d);
+  Vector<S> base_c = Vector<S>::Zero(n);
+  for (Index t = 0; t < flips; ++t) {
+    flipped_rows.row(t) = X.row(rows(t));
+    flipped_rows(t, bits(t)) = S(1) - flipped_rows(t, bits(t));
+    base_c(rows(t)) -= c(t);
+  }
+  Vector<S> expected = Vector<S>::Zero(model.num_params());
+  model.accumulate_param_gradient(flipped_rows, c, expected);
+  model.accumulate_param_gradient(X, base_c, expected);
+  Vector<S> expected_delta;
+  model.flip_deltas(X, rows, bits, expected_delta);
+
+  for (const int threads : thread_counts()) {
+    ScopedThreads scoped(threads);
+    Vector<S> g = Vector<S>::Ones(model.num_params());  // accumulates onto what is there
+    Vector<S> seen_delta = Vector<S>::Zero(flips);
+    std::vector<int> visits(flips, 0);
+    model.accumulate_flip_gradient(
+        X, rows, bits,
+        [&](Index start, const Eigen::Ref<const Vector<S>>& delta, Eigen::Ref<Vector<S>> out) {
+          for (Index k = 0; k < delta.size(); ++k) {
+            seen_delta(start + k) = delta(k);
+            ++visits[start + k];
+            out(k) = c(start + k);
+          }
+        },
+        g);
+    INFO("threads " << threads);
+    CHECK(std::all_of(visits.begin(), visits.end(), [](int v) { return v == 1; }));
+    CHECK(compare_gradients(seen_delta, expected_delta).relative_error < Tolerance<S>::relative);
+    g.array() -= S(1);
+    CHECK(compare_gradients(g, expected).relative_error < Tolerance<S>::relative * 10);
+  }
 }
 
 TEST_CASE("MlpEnergy::initialize draws like torch.nn.Linear: uniform in ±1/sqrt(fan_in)", "[models][mlp]") {

@@ -55,6 +55,33 @@ concept HasSelectedFlipDeltas =
       cm.flip_deltas(X, rows, bits, delta);
     };
 
+namespace detail {
+/// Stand-in for the coefficient callback of `accumulate_flip_gradient` in concept checks.
+template <class S>
+struct FlipCoefficientArchetype {
+  void operator()(Index start, const Eigen::Ref<const Vector<S>>& delta, Eigen::Ref<Vector<S>> coefficient) const;
+};
+}  // namespace detail
+
+/// @brief Optional: a fused pass computing the flipped energies of a list of (row, bit) flips
+/// and the gradient of any objective of them.
+///
+/// `m.accumulate_flip_gradient(X, rows, bits, coefficient, g)` computes, block by block,
+/// `ΔE_t = E(x_{rows(t)} with bit bits(t) flipped) − E(x_{rows(t)})`, calls
+/// `coefficient(start, delta, c)` for the block of flips `start … start + delta.size() − 1`
+/// (which writes `c_t`; it may be called concurrently for disjoint blocks and must not throw),
+/// and accumulates `g += Σ_t c_t (∇_θE(x_{rows(t)} with bit bits(t) flipped) − ∇_θE(x_{rows(t)}))`.
+/// Every flip is passed to `coefficient` exactly once. Estimators use it so that each
+/// flipped row is evaluated once for both its energy and its gradient.
+template <class M>
+concept HasFlipGradient =
+    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, const IndexVector& rows,
+                               const IndexVector& bits,
+                               const detail::FlipCoefficientArchetype<typename M::Scalar>& coefficient,
+                               Vector<typename M::Scalar>& g) {
+      cm.accumulate_flip_gradient(X, rows, bits, coefficient, g);
+    };
+
 /// @brief Optional: the energy's continuous extension at real-valued inputs.
 ///
 /// `m.relaxed_energy(X, e)` accepts any real `X` (no binary check); `input_gradient` is its

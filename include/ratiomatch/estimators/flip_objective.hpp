@@ -32,6 +32,7 @@ struct FlipWorkspace {
   IndexVector rows, bits;    // the step's flips
   Vector<S> log_weight;      // log w_t
   Vector<S> delta;           // ΔE_t
+  Vector<S> term;            // w_t f(ΔE_t)
   Vector<S> coefficient;     // w_t f'(ΔE_t) / n
   Vector<S> base_coefficient;  // −Σ_{t: r_t = r} coefficient_t, per row
   Vector<S> energy;          // E(x_r), generic path
@@ -112,22 +113,52 @@ typename M::Scalar evaluate_flip_objective(std::string_view where, const M& mode
                                            FlipWorkspace<typename M::Scalar>& ws, bool all_flips,
                                            Vector<typename M::Scalar>* grad) {
   using S = typename M::Scalar;
-  compute_flip_deltas(model, X, ws, all_flips);
-  check_finite(where, "flipped energy change", ws.delta);
   const Index n = X.rows(), flips = ws.rows.size();
   const S inv_n = S(1) / static_cast<S>(n);
-  double total = 0;
-  if (grad != nullptr) ws.coefficient.resize(flips);
-  for (Index t = 0; t < flips; ++t) {
-    // w f(ΔE) = exp(log w + log f(ΔE)): no overflow of f alone when w is small.
-    const S term = std::exp(ws.log_weight(t) + Objective::log_value(ws.delta(t)));
-    total += static_cast<double>(term);
-    if (grad != nullptr) ws.coefficient(t) = term * Objective::log_slope(ws.delta(t)) * inv_n;
+  ws.term.resize(flips);
+  // w f(ΔE) = exp(log w + log f(ΔE)): no overflow of f alone when w is small.
+  auto terms = [&](Index start, Index count) {
+    for (Index t = start; t < start + count; ++t)
+      ws.term(t) = std::exp(ws.log_weight(t) + Objective::log_value(ws.delta(t)));
+  };
+  auto coefficients = [&](Index start, Index count, S* c) {
+    for (Index k = 0; k < count; ++k) c[k] = ws.term(start + k) * Objective::log_slope(ws.delta(start + k)) * inv_n;
+  };
+  auto sum_of_terms = [&] {
+    check_finite(where, "flipped energy change", ws.delta);
+    double total = 0;
+    for (Index t = 0; t < flips; ++t) total += static_cast<double>(ws.term(t));
+    const S loss = static_cast<S>(total / static_cast<double>(n));
+    check_finite(where, "loss", loss);
+    return loss;
+  };
+
+  if constexpr (HasFlipGradient<M>) {
+    if (grad != nullptr) {
+      // One fused pass: each flipped row is evaluated once for its energy and its gradient.
+      ws.delta.resize(flips);
+      grad->setZero(model.num_params());
+      model.accumulate_flip_gradient(
+          X, ws.rows, ws.bits,
+          [&](Index start, const Eigen::Ref<const Vector<S>>& delta, Eigen::Ref<Vector<S>> c) {
+            ws.delta.segment(start, delta.size()) = delta;
+            terms(start, delta.size());
+            coefficients(start, delta.size(), c.data());
+          },
+          *grad);
+      const S loss = sum_of_terms();
+      check_finite(where, "gradient", *grad);
+      return loss;
+    }
   }
-  const S loss = static_cast<S>(total / static_cast<double>(n));
-  check_finite(where, "loss", loss);
+
+  compute_flip_deltas(model, X, ws, all_flips);
+  terms(0, flips);
+  const S loss = sum_of_terms();
   if (grad == nullptr) return loss;
 
+  ws.coefficient.resize(flips);
+  coefficients(0, flips, ws.coefficient.data());
   grad->setZero(model.num_params());
   ws.base_coefficient.setZero(n);
   for (Index t = 0; t < flips; ++t) ws.base_coefficient(ws.rows(t)) -= ws.coefficient(t);

@@ -2,6 +2,7 @@
 /// @file
 /// @brief `MlpEnergy`: a fully connected network whose scalar output is the energy.
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
+#include "ratiomatch/core/parallel.hpp"
 #include "ratiomatch/core/random.hpp"
 #include "ratiomatch/core/types.hpp"
 #include "ratiomatch/models/activation.hpp"
@@ -136,47 +138,86 @@ class MlpEnergy {
     backward(batch_, X, &g, nullptr);
   }
 
-  /// @brief `D(r, i) = E(x_r with bit i flipped) − E(x_r)` for all bits, in blocks of
-  /// `flip_block_rows` flipped rows through the layers above the first.
+  /// @brief `D(r, i) = E(x_r with bit i flipped) − E(x_r)` for all bits, in blocks of at most
+  /// `flip_block_rows` flipped rows through the layers above the first (threads share the blocks).
   void flip_deltas(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& D) const {
     check_batch("ratiomatch::MlpEnergy::flip_deltas", X, dim());
     const Index n = X.rows(), d = dim();
+    all_rows_.resize(n * d);
+    all_bits_.resize(n * d);
+    for (Index r = 0; r < n; ++r)
+      for (Index i = 0; i < d; ++i) all_rows_(r * d + i) = r, all_bits_(r * d + i) = i;
     forward(batch_, X);
     D.resize(n, d);
-    const Index total = n * d;
-    flip_rows_.resize(flip_block_rows);
-    flip_bits_.resize(flip_block_rows);
-    for (Index start = 0; start < total; start += flip_block_rows) {
-      const Index count = std::min(flip_block_rows, total - start);
-      for (Index k = 0; k < count; ++k) {
-        flip_rows_(k) = (start + k) / d;
-        flip_bits_(k) = (start + k) % d;
-      }
-      flipped_energy_block(X, flip_rows_, flip_bits_, 0, count);
-      for (Index k = 0; k < count; ++k)
-        D(flip_rows_(k), flip_bits_(k)) = flips_.z[num_layers() - 1](k, 0) - batch_energy(flip_rows_(k));
-    }
+    for_each_flip_block(X, all_rows_, all_bits_, [&](ThreadState& state, Index start, Index count) {
+      for (Index k = 0; k < count; ++k) D(all_rows_(start + k), all_bits_(start + k)) = state.delta(k);
+    });
   }
 
   /// @brief `delta(t) = E(x_{rows(t)} with bit bits(t) flipped) − E(x_{rows(t)})`.
   /// @throws std::invalid_argument on bad `X`, mismatched lengths or an index out of range
   void flip_deltas(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
                    Vector<S>& delta) const {
-    constexpr std::string_view where = "ratiomatch::MlpEnergy::flip_deltas";
-    check_batch(where, X, dim());
-    check_size_match(where, "bits.size()", bits.size(), "rows.size()", rows.size());
-    if (rows.size() > 0 && (rows.minCoeff() < 0 || rows.maxCoeff() >= X.rows()))
-      throw std::invalid_argument(detail::message(where, "a row index is outside [0, ", X.rows(), ")"));
-    if (bits.size() > 0 && (bits.minCoeff() < 0 || bits.maxCoeff() >= dim()))
-      throw std::invalid_argument(detail::message(where, "a bit index is outside [0, ", dim(), ")"));
+    check_flip_list("ratiomatch::MlpEnergy::flip_deltas", X, rows, bits);
     forward(batch_, X);
     delta.resize(rows.size());
-    for (Index start = 0; start < rows.size(); start += flip_block_rows) {
-      const Index count = std::min(flip_block_rows, rows.size() - start);
-      flipped_energy_block(X, rows, bits, start, count);
-      for (Index k = 0; k < count; ++k)
-        delta(start + k) = flips_.z[num_layers() - 1](k, 0) - batch_energy(rows(start + k));
+    for_each_flip_block(X, rows, bits, [&](ThreadState& state, Index start, Index count) {
+      delta.segment(start, count) = state.delta.head(count);
+    });
+  }
+
+  /// @brief Fused flipped energies and gradient (see `HasFlipGradient`): for each block of
+  /// flips, `ΔE_t` from the rank-1 first layer, `c_t = coefficient(…)`, and
+  /// `g += Σ_t c_t (∇_θE(x_{r_t} with bit i_t flipped) − ∇_θE(x_{r_t}))`.
+  ///
+  /// Each flipped row goes forward and backward once through the layers above the first. The
+  /// first layer's weight gradient uses the same rank-1 structure: with `δ_t` the first-layer
+  /// delta of flip `t` and `s_t = 1 − 2x_{r_t, i_t}`,
+  /// `Σ_t δ_t (x_{r_t} + s_t e_{i_t})ᵀ = Σ_r (Σ_{t: r_t = r} δ_t) x_rᵀ + Σ_t s_t δ_t e_{i_t}ᵀ`,
+  /// so it costs one product over the n base rows (shared with their own backward pass) plus a
+  /// sparse correction per flip. Blocks are shared among OpenMP threads, each with its own
+  /// workspace and gradient, summed in thread order.
+  /// @tparam CoefficientFn `void(Index start, const Eigen::Ref<const Vector<S>>& delta,
+  ///         Eigen::Ref<Vector<S>> c)`, called once per block, possibly from several threads at
+  ///         once for disjoint blocks; must not throw
+  /// @throws std::invalid_argument on bad `X`, mismatched lengths, an index out of range or
+  ///         `g.size() != num_params()`
+  template <class CoefficientFn>
+  void accumulate_flip_gradient(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
+                                const IndexVector& bits, CoefficientFn&& coefficient,
+                                Eigen::Ref<Vector<S>> g) const {
+    constexpr std::string_view where = "ratiomatch::MlpEnergy::accumulate_flip_gradient";
+    check_flip_list(where, X, rows, bits);
+    check_size_match(where, "g.size()", g.size(), "model.num_params()", num_params());
+    const Index n = X.rows(), L = num_layers(), h1 = widths_[1];
+    forward(batch_, X);
+    const Index used = for_each_flip_block(
+        X, rows, bits,
+        [&](ThreadState& state, Index start, Index count) {
+          auto c = state.coefficient.head(count);
+          coefficient(start, state.delta.head(count), c);
+          flip_block_backward(rows, bits, start, count, state);
+        },
+        [&](ThreadState& state) {
+          state.grad.setZero(num_params());
+          state.row_delta.setZero(n, h1);
+          state.row_coefficient.setZero(n);
+        });
+    // Sum the threads' parts in thread order (deterministic for a fixed thread count).
+    auto& base = batch_;
+    auto base_seed = base.dz[L - 1].col(0).head(n);
+    base_seed.setZero();
+    for (Index k = 0; k < used; ++k) {
+      g += thread_state_[k].grad;
+      base_seed -= thread_state_[k].row_coefficient;
     }
+    // The base rows' own backward pass, with the flips' first-layer deltas folded in.
+    backward_above_first(base, n, g.data());
+    auto dz0 = base.dz[0].topRows(n);
+    g.segment(bias_offset(0), h1).noalias() += dz0.colwise().sum().transpose();
+    for (Index k = 0; k < used; ++k) dz0 += thread_state_[k].row_delta;
+    Eigen::Map<RowMajorMatrix<S>> gW0(g.data() + weight_offset_[0], h1, dim());
+    gW0.noalias() += dz0.transpose() * X;
   }
 
  private:
@@ -186,7 +227,26 @@ class MlpEnergy {
     std::vector<Matrix<S>> z, a, dz;
   };
 
+  // What one thread needs for its blocks of flipped rows.
+  struct ThreadState {
+    Workspace ws;
+    Vector<S> sign, delta, coefficient;  // per flip of the current block
+    Vector<S> grad;                      // this thread's part of the gradient
+    Matrix<S> row_delta;                 // Σ of first-layer deltas per base row (n × h1)
+    Vector<S> row_coefficient;           // Σ of coefficients per base row
+  };
+
   Index bias_offset(Index l) const { return weight_offset_[l] + widths_[l + 1] * widths_[l]; }
+
+  void check_flip_list(std::string_view where, const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
+                       const IndexVector& bits) const {
+    check_batch(where, X, dim());
+    check_size_match(where, "bits.size()", bits.size(), "rows.size()", rows.size());
+    if (rows.size() > 0 && (rows.minCoeff() < 0 || rows.maxCoeff() >= X.rows()))
+      throw std::invalid_argument(detail::message(where, "a row index is outside [0, ", X.rows(), ")"));
+    if (bits.size() > 0 && (bits.minCoeff() < 0 || bits.maxCoeff() >= dim()))
+      throw std::invalid_argument(detail::message(where, "a bit index is outside [0, ", dim(), ")"));
+  }
 
   void reserve(Workspace& ws, Index rows) const {
     const Index L = num_layers();
@@ -202,7 +262,6 @@ class MlpEnergy {
   }
 
   auto output(const Workspace& ws, Index rows) const { return ws.z[num_layers() - 1].col(0).head(rows); }
-  S batch_energy(Index r) const { return batch_.z[num_layers() - 1](r, 0); }
 
   void forward(Workspace& ws, const Eigen::Ref<const Matrix<S>>& X) const {
     const Index n = X.rows();
@@ -223,58 +282,129 @@ class MlpEnergy {
     }
   }
 
+  // From the output weights in ws.dz[L−1] down to the first layer's deltas in ws.dz[0];
+  // accumulates the weight and bias gradients of the layers above the first into g (if given).
+  void backward_above_first(Workspace& ws, Index n, S* g) const {
+    for (Index l = num_layers() - 1; l >= 1; --l) {
+      auto dz = ws.dz[l].topRows(n);
+      if (g != nullptr) {
+        Eigen::Map<RowMajorMatrix<S>> gW(g + weight_offset_[l], widths_[l + 1], widths_[l]);
+        gW.noalias() += dz.transpose() * ws.a[l - 1].topRows(n);
+        Eigen::Map<Vector<S>>(g + bias_offset(l), widths_[l + 1]).noalias() += dz.colwise().sum().transpose();
+      }
+      auto dz_below = ws.dz[l - 1].topRows(n);
+      dz_below.noalias() = dz * weight(l);
+      detail::multiply_by_derivative(activation_, ws.z[l - 1].topRows(n).array(), ws.a[l - 1].topRows(n).array(),
+                                     dz_below.array());
+    }
+  }
+
   // Expects ws.dz[L−1] to hold the output weights; accumulates the parameter gradient
   // into *g and/or writes the input gradient into *G.
   void backward(Workspace& ws, const Eigen::Ref<const Matrix<S>>& X, Eigen::Ref<Vector<S>>* g,
                 Matrix<S>* G) const {
     const Index n = X.rows();
-    for (Index l = num_layers() - 1; l >= 0; --l) {
-      auto dz = ws.dz[l].topRows(n);
-      if (g != nullptr) {
-        Eigen::Map<RowMajorMatrix<S>> gW(g->data() + weight_offset_[l], widths_[l + 1], widths_[l]);
-        if (l == 0)
-          gW.noalias() += dz.transpose() * X;
-        else
-          gW.noalias() += dz.transpose() * ws.a[l - 1].topRows(n);
-        g->segment(bias_offset(l), widths_[l + 1]).noalias() += dz.colwise().sum().transpose();
-      }
-      if (l > 0) {
-        auto dz_below = ws.dz[l - 1].topRows(n);
-        dz_below.noalias() = dz * weight(l);
-        detail::multiply_by_derivative(activation_, ws.z[l - 1].topRows(n).array(), ws.a[l - 1].topRows(n).array(),
-                                       dz_below.array());
-      } else if (G != nullptr) {
-        G->resize(n, dim());
-        G->noalias() = dz * weight(0);
-      }
+    backward_above_first(ws, n, g != nullptr ? g->data() : nullptr);
+    auto dz = ws.dz[0].topRows(n);
+    if (g != nullptr) {
+      Eigen::Map<RowMajorMatrix<S>> gW(g->data() + weight_offset_[0], widths_[1], widths_[0]);
+      gW.noalias() += dz.transpose() * X;
+      g->segment(bias_offset(0), widths_[1]).noalias() += dz.colwise().sum().transpose();
+    }
+    if (G != nullptr) {
+      G->resize(n, dim());
+      G->noalias() = dz * weight(0);
     }
   }
 
-  // Energies of flips start..start+count−1 of the list into flips_.z[L−1](0..count−1, 0);
-  // needs batch_ to hold the forward pass of X.
+  // Splits the flip list into blocks shared among the threads. For each block, its flipped
+  // energies minus the base energies (batch_ must hold the forward pass of X) go into
+  // state.delta and its activations stay in state.ws; then body(state, start, count) runs.
+  // prepare(state) runs once per thread first. Returns the number of thread states used.
+  template <class Body, class Prepare = void (*)(ThreadState&)>
+  Index for_each_flip_block(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
+                            Body&& body, Prepare&& prepare = [](ThreadState&) {}) const {
+    const Index total = rows.size(), threads = detail::available_threads();
+    const Index block = detail::balanced_block_size(total, flip_block_rows, threads);
+    const Index blocks = (total + block - 1) / block;
+    const Index used = std::max<Index>(1, std::min(threads, blocks));
+    if (static_cast<Index>(thread_state_.size()) < used) thread_state_.resize(used);
+    for (Index k = 0; k < used; ++k) {
+      ThreadState& state = thread_state_[k];
+      reserve(state.ws, block);
+      state.sign.resize(block);
+      state.delta.resize(block);
+      state.coefficient.resize(block);
+      prepare(state);
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(used) if (used > 1)
+#endif
+    for (Index b = 0; b < blocks; ++b) {
+      ThreadState& state = thread_state_[detail::thread_index()];
+      const Index start = b * block, count = std::min(block, total - start);
+      flipped_energy_block(X, rows, bits, start, count, state);
+      body(state, start, count);
+    }
+    return used;
+  }
+
+  // The rank-1 first layer for flips start..start+count−1, then the layers above it:
+  // state.delta(k) = E(flipped row) − E(base row).
   void flipped_energy_block(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
-                            Index start, Index count) const {
-    reserve(flips_, flip_block_rows);
-    flip_sign_.resize(flip_block_rows);
-    for (Index k = 0; k < count; ++k) flip_sign_(k) = S(1) - S(2) * X(rows(start + k), bits(start + k));
+                            Index start, Index count, ThreadState& state) const {
+    const Index* r = rows.data() + start;
+    const Index* i = bits.data() + start;
+    for (Index k = 0; k < count; ++k) state.sign(k) = S(1) - S(2) * X(r[k], i[k]);
     const auto W0 = weight(0);
     const auto& Z0 = batch_.z[0];
-    auto& z0 = flips_.z[0];
+    auto& z0 = state.ws.z[0];
     for (Index j = 0; j < widths_[1]; ++j) {
       const S* w_row = W0.row(j).data();
-      for (Index k = 0; k < count; ++k)
-        z0(k, j) = Z0(rows(start + k), j) + flip_sign_(k) * w_row[bits(start + k)];
+      const S* base = Z0.col(j).data();
+      S* out = z0.col(j).data();
+      for (Index k = 0; k < count; ++k) out[k] = base[r[k]] + state.sign(k) * w_row[i[k]];
     }
-    forward_above_first(flips_, count);
+    forward_above_first(state.ws, count);
+    const S* flipped = state.ws.z[num_layers() - 1].data();
+    const S* energy = batch_.z[num_layers() - 1].data();
+    for (Index k = 0; k < count; ++k) state.delta(k) = flipped[k] - energy[r[k]];
+  }
+
+  // Backward pass of a block whose coefficients are in state.coefficient: the layers above the
+  // first into state.grad, the first layer's deltas summed per base row (state.row_delta) and
+  // as sparse corrections s_t δ_t e_{i_t}ᵀ of its weight gradient.
+  void flip_block_backward(const IndexVector& rows, const IndexVector& bits, Index start, Index count,
+                           ThreadState& state) const {
+    const Index L = num_layers(), h1 = widths_[1];
+    const Index* r = rows.data() + start;
+    const Index* i = bits.data() + start;
+    state.ws.dz[L - 1].col(0).head(count) = state.coefficient.head(count);
+    for (Index k = 0; k < count; ++k) state.row_coefficient(r[k]) += state.coefficient(k);
+    backward_above_first(state.ws, count, state.grad.data());
+    const auto dz0 = state.ws.dz[0].topRows(count);
+    state.grad.segment(bias_offset(0), h1).noalias() += dz0.colwise().sum().transpose();
+    // W_1 is stored row-major (h1 × d), i.e. as a column-major d × h1 matrix: column j of
+    // that view is row j of W_1, so the corrections below are contiguous gathers per j.
+    Eigen::Map<Matrix<S>> gW0_t(state.grad.data() + weight_offset_[0], dim(), h1);
+    for (Index j = 0; j < h1; ++j) {
+      const S* delta_j = dz0.col(j).data();
+      S* per_row = state.row_delta.col(j).data();
+      S* per_bit = gW0_t.col(j).data();
+      for (Index k = 0; k < count; ++k) {
+        per_row[r[k]] += delta_j[k];
+        per_bit[i[k]] += state.sign(k) * delta_j[k];
+      }
+    }
   }
 
   std::vector<Index> widths_;
   std::vector<Index> weight_offset_;
   Activation activation_;
   Vector<S> theta_;
-  mutable Workspace batch_, flips_;
-  mutable IndexVector flip_rows_, flip_bits_;
-  mutable Vector<S> flip_sign_;
+  mutable Workspace batch_;
+  mutable std::vector<ThreadState> thread_state_;
+  mutable IndexVector all_rows_, all_bits_;
 };
 
 }  // namespace ratiomatch
