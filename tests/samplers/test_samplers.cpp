@@ -366,6 +366,13 @@ TEMPLATE_TEST_CASE("Gibbs and GWG give the same chains on the fast path and the 
   SECTION("Ising, Gibbs") { compare_fast_and_generic(ising, min_equal, gibbs_run); }
   SECTION("Ising, GWG") { compare_fast_and_generic(ising, min_equal, gwg_run); }
   SECTION("MLP, Gibbs") { compare_fast_and_generic(mlp, min_equal, gibbs_run); }
+  SECTION("MLP, Gibbs, every thread count") {
+    for (const int threads : thread_counts()) {
+      ScopedThreads scoped(threads);
+      INFO("threads " << threads);
+      compare_fast_and_generic(mlp, min_equal, gibbs_run);
+    }
+  }
   SECTION("MLP, GWG") { compare_fast_and_generic(mlp, min_equal, gwg_run); }
 }
 

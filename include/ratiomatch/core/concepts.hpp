@@ -82,6 +82,21 @@ concept HasFlipGradient =
       cm.accumulate_flip_gradient(X, rows, bits, coefficient, g);
     };
 
+/// @brief Optional: incremental single-bit scans, for Gibbs sweeps.
+///
+/// `m.begin_flip_scan(X)` caches what the model needs about every row of `X`;
+/// `m.scan_flip_deltas(X, i, delta)` then writes `delta(r) = E(x_r with bit i flipped) − E(x_r)`
+/// for every row. Between two `scan_flip_deltas` calls `X` may change only in the column of the
+/// earlier call (a row either keeps its bit or takes the flip); the model brings its cache up
+/// to date from that column, so a bit costs one pass of flipped rows and no pass of `X` itself.
+template <class M>
+concept HasFlipScan =
+    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, Index i,
+                               Vector<typename M::Scalar>& delta) {
+      cm.begin_flip_scan(X);
+      cm.scan_flip_deltas(X, i, delta);
+    };
+
 /// @brief Optional: the energy's continuous extension at real-valued inputs.
 ///
 /// `m.relaxed_energy(X, e)` accepts any real `X` (no binary check); `input_gradient` is its

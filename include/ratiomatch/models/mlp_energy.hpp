@@ -149,7 +149,7 @@ class MlpEnergy {
       for (Index i = 0; i < d; ++i) all_rows_(r * d + i) = r, all_bits_(r * d + i) = i;
     forward(batch_, X);
     D.resize(n, d);
-    for_each_flip_block(X, all_rows_, all_bits_, [&](ThreadState& state, Index start, Index count) {
+    for_each_flip_block(batch_, X, all_rows_, all_bits_, [&](ThreadState& state, Index start, Index count) {
       for (Index k = 0; k < count; ++k) D(all_rows_(start + k), all_bits_(start + k)) = state.delta(k);
     });
   }
@@ -161,7 +161,7 @@ class MlpEnergy {
     check_flip_list("ratiomatch::MlpEnergy::flip_deltas", X, rows, bits);
     forward(batch_, X);
     delta.resize(rows.size());
-    for_each_flip_block(X, rows, bits, [&](ThreadState& state, Index start, Index count) {
+    for_each_flip_block(batch_, X, rows, bits, [&](ThreadState& state, Index start, Index count) {
       delta.segment(start, count) = state.delta.head(count);
     });
   }
@@ -192,7 +192,7 @@ class MlpEnergy {
     const Index n = X.rows(), L = num_layers(), h1 = widths_[1];
     forward(batch_, X);
     const Index used = for_each_flip_block(
-        X, rows, bits,
+        batch_, X, rows, bits,
         [&](ThreadState& state, Index start, Index count) {
           auto c = state.coefficient.head(count);
           coefficient(start, state.delta.head(count), c);
@@ -218,6 +218,54 @@ class MlpEnergy {
     for (Index k = 0; k < used; ++k) dz0 += thread_state_[k].row_delta;
     Eigen::Map<RowMajorMatrix<S>> gW0(g.data() + weight_offset_[0], h1, dim());
     gW0.noalias() += dz0.transpose() * X;
+  }
+
+  /// @brief Starts a scan of single-bit flips (see `HasFlipScan`): caches the first layer's
+  /// pre-activation and the energy of every row of `X`.
+  /// @throws std::invalid_argument on an empty batch, a wrong width or a non-binary entry
+  void begin_flip_scan(const Eigen::Ref<const Matrix<S>>& X) const {
+    check_batch("ratiomatch::MlpEnergy::begin_flip_scan", X, dim());
+    const Index n = X.rows();
+    forward(scan_, X);
+    scan_rows_.resize(n);
+    for (Index r = 0; r < n; ++r) scan_rows_(r) = r;
+    scan_bits_.resize(n);
+    scan_sign_.resize(n);
+    scan_delta_.resize(n);
+    scan_bit_ = -1;
+  }
+
+  /// @brief `delta(r) = E(x_r with bit i flipped) − E(x_r)` for every row, in one pass of
+  /// flipped rows through the layers above the first. Rows whose bit of the previous call
+  /// changed since then take that flip's cached first layer and energy (a rank-1 update).
+  /// @throws std::invalid_argument without `begin_flip_scan` on a batch of this size, if `i`
+  ///         is out of range, or if the previous call's column is not binary
+  void scan_flip_deltas(const Eigen::Ref<const Matrix<S>>& X, Index i, Vector<S>& delta) const {
+    constexpr std::string_view where = "ratiomatch::MlpEnergy::scan_flip_deltas";
+    const Index n = X.rows();
+    if (scan_rows_.size() != n || n == 0)
+      throw std::invalid_argument(detail::message(where, "call begin_flip_scan on a batch of ", n, " rows first"));
+    check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim());
+    if (i < 0 || i >= dim())
+      throw std::invalid_argument(detail::message(where, "bit (", i, ") is outside [0, ", dim(), ")"));
+    const Index L = num_layers();
+    if (scan_bit_ >= 0) {
+      check_binary(where, X.col(scan_bit_));
+      const auto w = weight(0).col(scan_bit_);
+      for (Index r = 0; r < n; ++r) {
+        if (S(1) - S(2) * X(r, scan_bit_) == scan_sign_(r)) continue;  // the bit was kept
+        scan_.z[0].row(r) += scan_sign_(r) * w.transpose();
+        scan_.z[L - 1](r, 0) += scan_delta_(r);
+      }
+    }
+    scan_bits_.setConstant(i);
+    delta.resize(n);
+    for_each_flip_block(scan_, X, scan_rows_, scan_bits_, [&](ThreadState& state, Index start, Index count) {
+      delta.segment(start, count) = state.delta.head(count);
+    });
+    for (Index r = 0; r < n; ++r) scan_sign_(r) = S(1) - S(2) * X(r, i);
+    scan_delta_ = delta;
+    scan_bit_ = i;
   }
 
  private:
@@ -318,12 +366,12 @@ class MlpEnergy {
   }
 
   // Splits the flip list into blocks shared among the threads. For each block, its flipped
-  // energies minus the base energies (batch_ must hold the forward pass of X) go into
+  // energies minus the base energies (`base` must hold the forward pass of X) go into
   // state.delta and its activations stay in state.ws; then body(state, start, count) runs.
   // prepare(state) runs once per thread first. Returns the number of thread states used.
   template <class Body, class Prepare = void (*)(ThreadState&)>
-  Index for_each_flip_block(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
-                            Body&& body, Prepare&& prepare = [](ThreadState&) {}) const {
+  Index for_each_flip_block(const Workspace& base, const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
+                            const IndexVector& bits, Body&& body, Prepare&& prepare = [](ThreadState&) {}) const {
     const Index total = rows.size(), threads = detail::available_threads();
     const Index block = detail::balanced_block_size(total, flip_block_rows, threads);
     const Index blocks = (total + block - 1) / block;
@@ -343,7 +391,7 @@ class MlpEnergy {
     for (Index b = 0; b < blocks; ++b) {
       ThreadState& state = thread_state_[detail::thread_index()];
       const Index start = b * block, count = std::min(block, total - start);
-      flipped_energy_block(X, rows, bits, start, count, state);
+      flipped_energy_block(base, X, rows, bits, start, count, state);
       body(state, start, count);
     }
     return used;
@@ -351,23 +399,23 @@ class MlpEnergy {
 
   // The rank-1 first layer for flips start..start+count−1, then the layers above it:
   // state.delta(k) = E(flipped row) − E(base row).
-  void flipped_energy_block(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
-                            Index start, Index count, ThreadState& state) const {
+  void flipped_energy_block(const Workspace& base, const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
+                            const IndexVector& bits, Index start, Index count, ThreadState& state) const {
     const Index* r = rows.data() + start;
     const Index* i = bits.data() + start;
     for (Index k = 0; k < count; ++k) state.sign(k) = S(1) - S(2) * X(r[k], i[k]);
     const auto W0 = weight(0);
-    const auto& Z0 = batch_.z[0];
+    const auto& Z0 = base.z[0];
     auto& z0 = state.ws.z[0];
     for (Index j = 0; j < widths_[1]; ++j) {
       const S* w_row = W0.row(j).data();
-      const S* base = Z0.col(j).data();
+      const S* z0_base = Z0.col(j).data();
       S* out = z0.col(j).data();
-      for (Index k = 0; k < count; ++k) out[k] = base[r[k]] + state.sign(k) * w_row[i[k]];
+      for (Index k = 0; k < count; ++k) out[k] = z0_base[r[k]] + state.sign(k) * w_row[i[k]];
     }
     forward_above_first(state.ws, count);
     const S* flipped = state.ws.z[num_layers() - 1].data();
-    const S* energy = batch_.z[num_layers() - 1].data();
+    const S* energy = base.z[num_layers() - 1].data();
     for (Index k = 0; k < count; ++k) state.delta(k) = flipped[k] - energy[r[k]];
   }
 
@@ -405,6 +453,12 @@ class MlpEnergy {
   mutable Workspace batch_;
   mutable std::vector<ThreadState> thread_state_;
   mutable IndexVector all_rows_, all_bits_;
+  // The cached rows of a flip scan: first layer and energy in scan_, the last call's bit,
+  // signs and energy changes.
+  mutable Workspace scan_;
+  mutable IndexVector scan_rows_, scan_bits_;
+  mutable Vector<S> scan_sign_, scan_delta_;
+  mutable Index scan_bit_ = -1;
 };
 
 }  // namespace ratiomatch

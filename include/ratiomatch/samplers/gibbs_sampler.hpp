@@ -26,7 +26,9 @@ struct GibbsWorkspace {
 
 /// Visits the bits `i = 0, …, d−1` in order. For each, fills `ws.delta(r) = ΔE_i(x_r)` for
 /// the current `X` and calls `visit(i, ws.delta)`, which may flip entries of column `i` of `X`.
-/// This is the one place where the optional capability is dispatched:
+/// This is the one place where the optional capabilities are dispatched:
+/// - `HasFlipScan`: `model.begin_flip_scan(X)` once, then `model.scan_flip_deltas(X, i, delta)`
+///   per bit (for `MlpEnergy` one pass of flipped rows through the layers above the first);
 /// - `HasSelectedFlipDeltas`: `model.flip_deltas(X, rows, bits, delta)` with `rows = 0..n−1`
 ///   and every bit `= i` (O(d) per chain for `IsingModel`, the layers above the first for
 ///   `MlpEnergy`);
@@ -38,7 +40,13 @@ void systematic_scan(const M& model, Matrix<typename M::Scalar>& X, GibbsWorkspa
                      Visit&& visit) {
   using S = typename M::Scalar;
   const Index n = X.rows(), d = X.cols();
-  if constexpr (HasSelectedFlipDeltas<M>) {
+  if constexpr (HasFlipScan<M>) {
+    model.begin_flip_scan(X);
+    for (Index i = 0; i < d; ++i) {
+      model.scan_flip_deltas(X, i, ws.delta);
+      visit(i, ws.delta);
+    }
+  } else if constexpr (HasSelectedFlipDeltas<M>) {
     ws.rows.resize(n);
     ws.bits.resize(n);
     for (Index r = 0; r < n; ++r) ws.rows(r) = r;
