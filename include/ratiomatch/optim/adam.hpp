@@ -111,14 +111,17 @@ class Adam {
     const S weight_decay = static_cast<S>(options_.weight_decay);
     const bool decay = options_.weight_decay != 0;
 
-    const Index n = num_params();
-    for (Index k = 0; k < n; ++k) {
-      const S g = decay ? grad(k) + weight_decay * params(k) : grad(k);
-      m_(k) = m_(k) * beta1 + one_minus_beta1 * g;
-      v_(k) = v_(k) * beta2 + one_minus_beta2 * g * g;
-      const S denom = std::sqrt(v_(k)) / bias_correction2_sqrt + eps;
-      params(k) = params(k) - step_size * m_(k) / denom;
-    }
+    // Element-wise in the order PyTorch uses, vectorised (IEEE sqrt and division, so the
+    // result is the same as the scalar loop's).
+    auto update = [&](const auto& g) {
+      m_.array() = m_.array() * beta1 + one_minus_beta1 * g;
+      v_.array() = v_.array() * beta2 + one_minus_beta2 * g * g;
+      params.array() -= step_size * m_.array() / (v_.array().sqrt() / bias_correction2_sqrt + eps);
+    };
+    if (decay)
+      update(grad.array() + weight_decay * params.array());
+    else
+      update(grad.array());
   }
 
   /// @brief The number of steps taken (PyTorch's `state['step']`).
