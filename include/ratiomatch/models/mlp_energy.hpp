@@ -214,8 +214,8 @@ class MlpEnergy {
     // The base rows' own backward pass, with the flips' first-layer deltas folded in.
     backward_above_first(base, n, g.data());
     auto dz0 = base.dz[0].topRows(n);
-    g.segment(bias_offset(0), h1).noalias() += dz0.colwise().sum().transpose();
     for (Index k = 0; k < used; ++k) dz0 += thread_state_[k].row_delta;
+    g.segment(bias_offset(0), h1).noalias() += dz0.colwise().sum().transpose();
     Eigen::Map<RowMajorMatrix<S>> gW0(g.data() + weight_offset_[0], h1, dim());
     gW0.noalias() += dz0.transpose() * X;
   }
@@ -431,18 +431,22 @@ class MlpEnergy {
     for (Index k = 0; k < count; ++k) state.row_coefficient(r[k]) += state.coefficient(k);
     backward_above_first(state.ws, count, state.grad.data());
     const auto dz0 = state.ws.dz[0].topRows(count);
-    state.grad.segment(bias_offset(0), h1).noalias() += dz0.colwise().sum().transpose();
+    // Per base row, the sum of its flips' first-layer deltas (they also give the first bias's
+    // gradient, added with the base rows'). Flips come grouped by row, so a run of equal rows
+    // is one column-wise sum.
+    for (Index k0 = 0; k0 < count;) {
+      Index k1 = k0 + 1;
+      while (k1 < count && r[k1] == r[k0]) ++k1;
+      state.row_delta.row(r[k0]) += dz0.middleRows(k0, k1 - k0).colwise().sum();
+      k0 = k1;
+    }
     // W_1 is stored row-major (h1 × d), i.e. as a column-major d × h1 matrix: column j of
-    // that view is row j of W_1, so the corrections below are contiguous gathers per j.
+    // that view is row j of W_1, so the corrections below are scatters within one column.
     Eigen::Map<Matrix<S>> gW0_t(state.grad.data() + weight_offset_[0], dim(), h1);
     for (Index j = 0; j < h1; ++j) {
       const S* delta_j = dz0.col(j).data();
-      S* per_row = state.row_delta.col(j).data();
       S* per_bit = gW0_t.col(j).data();
-      for (Index k = 0; k < count; ++k) {
-        per_row[r[k]] += delta_j[k];
-        per_bit[i[k]] += state.sign(k) * delta_j[k];
-      }
+      for (Index k = 0; k < count; ++k) per_bit[i[k]] += state.sign(k) * delta_j[k];
     }
   }
 
