@@ -40,6 +40,7 @@ struct FlipWorkspace {
   Matrix<S> block, tail_block;  // flipped rows (full block and the last, shorter one)
   Vector<S> block_values, tail_values;
   Matrix<S> input_gradient, log_proposal;
+  Vector<S> row_max, row_log_z;  // per-row log-softmax of the proposal
   std::vector<double> probability;
   std::vector<char> taken;
 };

@@ -77,7 +77,7 @@ class GradientGuidedRM {
     auto& ws = workspaces_.template get<typename M::Scalar>();
     model.input_gradient(X, ws.input_gradient);
     check_finite(where, "input gradient", ws.input_gradient);
-    detail::log_proposal_from_gradient<Objective>(X, ws.input_gradient, ws.log_proposal);
+    detail::log_proposal_from_gradient<Objective>(X, ws.input_gradient, ws.log_proposal, ws.row_max, ws.row_log_z);
     if (variant_ == GuidedVariant::Basic)
       detail::draw_with_replacement(ws.log_proposal, s_, rng, ws);
     else

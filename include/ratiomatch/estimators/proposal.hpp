@@ -16,19 +16,20 @@ namespace detail {
 
 /// Log proposal from a precomputed input gradient `G`: the first-order estimate of each
 /// flip's energy change is `ΔẼ_i = −(2x−1)_i ∂_iE`, and `log n(i) = log f(ΔẼ_i) − logsumexp`.
+/// Column by column (the batch is column-major), with workspaces for each row's maximum and
+/// log normaliser.
 template <RatioObjective Objective, class S>
-void log_proposal_from_gradient(const Matrix<S>& X, const Matrix<S>& G, Matrix<S>& log_n) {
+void log_proposal_from_gradient(const Matrix<S>& X, const Matrix<S>& G, Matrix<S>& log_n, Vector<S>& row_max,
+                                Vector<S>& row_log_z) {
   log_n.resize(X.rows(), X.cols());
   for (Index j = 0; j < X.cols(); ++j)
     for (Index r = 0; r < X.rows(); ++r) {
       const S taylor_delta = -(S(2) * X(r, j) - S(1)) * G(r, j);
       log_n(r, j) = Objective::log_value(taylor_delta);
     }
-  for (Index r = 0; r < X.rows(); ++r) {
-    const S top = log_n.row(r).maxCoeff();
-    const S log_z = top + std::log((log_n.row(r).array() - top).exp().sum());
-    log_n.row(r).array() -= log_z;
-  }
+  row_max = log_n.rowwise().maxCoeff();
+  row_log_z.array() = row_max.array() + (log_n.colwise() - row_max).array().exp().rowwise().sum().log();
+  log_n.colwise() -= row_log_z;
 }
 
 }  // namespace detail
@@ -50,7 +51,8 @@ void gradient_guided_proposal(const M& model, const Matrix<typename M::Scalar>& 
   Matrix<typename M::Scalar> G;
   model.input_gradient(X, G);
   check_finite(where, "input gradient", G);
-  detail::log_proposal_from_gradient<Objective>(X, G, log_n);
+  Vector<typename M::Scalar> row_max, row_log_z;
+  detail::log_proposal_from_gradient<Objective>(X, G, log_n, row_max, row_log_z);
 }
 
 }  // namespace ratiomatch

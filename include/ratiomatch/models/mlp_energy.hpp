@@ -149,7 +149,7 @@ class MlpEnergy {
       for (Index i = 0; i < d; ++i) all_rows_(r * d + i) = r, all_bits_(r * d + i) = i;
     forward(batch_, X);
     D.resize(n, d);
-    for_each_flip_block(batch_, X, all_rows_, all_bits_, [&](ThreadState& state, Index start, Index count) {
+    for_each_flip_block(all_rows_.size(), gather_first_layer(batch_, X, all_rows_, all_bits_), [&](ThreadState& state, Index start, Index count) {
       for (Index k = 0; k < count; ++k) D(all_rows_(start + k), all_bits_(start + k)) = state.delta(k);
     });
   }
@@ -161,7 +161,7 @@ class MlpEnergy {
     check_flip_list("ratiomatch::MlpEnergy::flip_deltas", X, rows, bits);
     forward(batch_, X);
     delta.resize(rows.size());
-    for_each_flip_block(batch_, X, rows, bits, [&](ThreadState& state, Index start, Index count) {
+    for_each_flip_block(rows.size(), gather_first_layer(batch_, X, rows, bits), [&](ThreadState& state, Index start, Index count) {
       delta.segment(start, count) = state.delta.head(count);
     });
   }
@@ -192,7 +192,7 @@ class MlpEnergy {
     const Index n = X.rows(), L = num_layers(), h1 = widths_[1];
     forward(batch_, X);
     const Index used = for_each_flip_block(
-        batch_, X, rows, bits,
+        rows.size(), gather_first_layer(batch_, X, rows, bits),
         [&](ThreadState& state, Index start, Index count) {
           auto c = state.coefficient.head(count);
           coefficient(start, state.delta.head(count), c);
@@ -227,9 +227,7 @@ class MlpEnergy {
     check_batch("ratiomatch::MlpEnergy::begin_flip_scan", X, dim());
     const Index n = X.rows();
     forward(scan_, X);
-    scan_rows_.resize(n);
-    for (Index r = 0; r < n; ++r) scan_rows_(r) = r;
-    scan_bits_.resize(n);
+    scan_rows_ = n;
     scan_sign_.resize(n);
     scan_delta_.resize(n);
     scan_bit_ = -1;
@@ -243,27 +241,45 @@ class MlpEnergy {
   void scan_flip_deltas(const Eigen::Ref<const Matrix<S>>& X, Index i, Vector<S>& delta) const {
     constexpr std::string_view where = "ratiomatch::MlpEnergy::scan_flip_deltas";
     const Index n = X.rows();
-    if (scan_rows_.size() != n || n == 0)
+    if (scan_rows_ != n || n == 0)
       throw std::invalid_argument(detail::message(where, "call begin_flip_scan on a batch of ", n, " rows first"));
     check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim());
     if (i < 0 || i >= dim())
       throw std::invalid_argument(detail::message(where, "bit (", i, ") is outside [0, ", dim(), ")"));
-    const Index L = num_layers();
-    if (scan_bit_ >= 0) {
-      check_binary(where, X.col(scan_bit_));
-      const auto w = weight(0).col(scan_bit_);
-      for (Index r = 0; r < n; ++r) {
-        if (S(1) - S(2) * X(r, scan_bit_) == scan_sign_(r)) continue;  // the bit was kept
-        scan_.z[0].row(r) += scan_sign_(r) * w.transpose();
-        scan_.z[L - 1](r, 0) += scan_delta_(r);
-      }
-    }
-    scan_bits_.setConstant(i);
+    const Index L = num_layers(), h1 = widths_[1], previous = scan_bit_;
+    if (previous >= 0) check_binary(where, X.col(previous));
+    const auto W0 = weight(0);
     delta.resize(n);
-    for_each_flip_block(scan_, X, scan_rows_, scan_bits_, [&](ThreadState& state, Index start, Index count) {
-      delta.segment(start, count) = state.delta.head(count);
-    });
-    for (Index r = 0; r < n; ++r) scan_sign_(r) = S(1) - S(2) * X(r, i);
+    // Each block first brings its rows up to date with the previous bit (a row that took the
+    // flip moves by s·W_1[:, previous] and to the flipped energy), then evaluates bit i.
+    for_each_flip_block(
+        n,
+        [&](ThreadState& state, Index start, Index count) {
+          S* moved = state.coefficient.data();  // s_r if row r took the previous flip, else 0
+          S* sign = state.sign.data();
+          S* energy = scan_.z[L - 1].data();
+          for (Index k = 0; k < count; ++k) {
+            const Index r = start + k;
+            const bool took = previous >= 0 && S(1) - S(2) * X(r, previous) != scan_sign_(r);
+            moved[k] = took ? scan_sign_(r) : S(0);
+            if (took) energy[r] += scan_delta_(r);
+            sign[k] = S(1) - S(2) * X(r, i);
+            state.delta(k) = energy[r];
+          }
+          for (Index j = 0; j < h1; ++j) {
+            S* base = scan_.z[0].col(j).data() + start;
+            S* out = state.ws.z[0].col(j).data();
+            const S w_previous = previous >= 0 ? W0(j, previous) : S(0), w = W0(j, i);
+            for (Index k = 0; k < count; ++k) {
+              base[k] += moved[k] * w_previous;
+              out[k] = base[k] + sign[k] * w;
+            }
+          }
+        },
+        [&](ThreadState& state, Index start, Index count) {
+          delta.segment(start, count) = state.delta.head(count);
+          scan_sign_.segment(start, count) = state.sign.head(count);
+        });
     scan_delta_ = delta;
     scan_bit_ = i;
   }
@@ -320,13 +336,21 @@ class MlpEnergy {
     forward_above_first(ws, n);
   }
 
-  // Given the first pre-activation in ws.z[0], completes the forward pass.
+  // Given the first pre-activation in ws.z[0], completes the forward pass. Each layer's bias
+  // and activation are applied column by column right after its product, while the column
+  // is still in cache.
   void forward_above_first(Workspace& ws, Index n) const {
-    for (Index l = 1; l < num_layers(); ++l) {
-      detail::activate(activation_, ws.z[l - 1].topRows(n).array(), ws.a[l - 1].topRows(n).array());
+    const Index L = num_layers();
+    if (L > 1) detail::activate(activation_, ws.z[0].topRows(n).array(), ws.a[0].topRows(n).array());
+    for (Index l = 1; l < L; ++l) {
       auto zl = ws.z[l].topRows(n);
       zl.noalias() = ws.a[l - 1].topRows(n) * weight(l).transpose();
-      zl.rowwise() += bias(l).transpose();
+      const auto b = bias(l);
+      for (Index j = 0; j < zl.cols(); ++j) {
+        auto column = zl.col(j).array();
+        column += b(j);
+        if (l + 1 < L) detail::activate(activation_, column, ws.a[l].col(j).head(n).array());
+      }
     }
   }
 
@@ -365,14 +389,16 @@ class MlpEnergy {
     }
   }
 
-  // Splits the flip list into blocks shared among the threads. For each block, its flipped
-  // energies minus the base energies (`base` must hold the forward pass of X) go into
-  // state.delta and its activations stay in state.ws; then body(state, start, count) runs.
-  // prepare(state) runs once per thread first. Returns the number of thread states used.
-  template <class Body, class Prepare = void (*)(ThreadState&)>
-  Index for_each_flip_block(const Workspace& base, const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
-                            const IndexVector& bits, Body&& body, Prepare&& prepare = [](ThreadState&) {}) const {
-    const Index total = rows.size(), threads = detail::available_threads();
+  // Splits `total` flips into blocks shared among the threads. For each block,
+  // first_layer(state, start, count) writes the flipped rows' first pre-activation into
+  // state.ws.z[0], their signs s = 1 − 2x into state.sign and their base rows' energies into
+  // state.delta; the layers above the first then turn state.delta into E(flipped) − E(base),
+  // and body(state, start, count) runs. prepare(state) runs once per thread first. Returns the
+  // number of thread states used.
+  template <class FirstLayer, class Body, class Prepare = void (*)(ThreadState&)>
+  Index for_each_flip_block(Index total, FirstLayer&& first_layer, Body&& body,
+                            Prepare&& prepare = [](ThreadState&) {}) const {
+    const Index threads = detail::available_threads();
     const Index block = detail::balanced_block_size(total, flip_block_rows, threads);
     const Index blocks = (total + block - 1) / block;
     const Index used = std::max<Index>(1, std::min(threads, blocks));
@@ -385,38 +411,41 @@ class MlpEnergy {
       state.coefficient.resize(block);
       prepare(state);
     }
+    const Index L = num_layers();
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(used) if (used > 1)
 #endif
     for (Index b = 0; b < blocks; ++b) {
       ThreadState& state = thread_state_[detail::thread_index()];
       const Index start = b * block, count = std::min(block, total - start);
-      flipped_energy_block(base, X, rows, bits, start, count, state);
+      first_layer(state, start, count);
+      forward_above_first(state.ws, count);
+      state.delta.head(count) = state.ws.z[L - 1].col(0).head(count) - state.delta.head(count);
       body(state, start, count);
     }
     return used;
   }
 
-  // The rank-1 first layer for flips start..start+count−1, then the layers above it:
-  // state.delta(k) = E(flipped row) − E(base row).
-  void flipped_energy_block(const Workspace& base, const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
-                            const IndexVector& bits, Index start, Index count, ThreadState& state) const {
-    const Index* r = rows.data() + start;
-    const Index* i = bits.data() + start;
-    for (Index k = 0; k < count; ++k) state.sign(k) = S(1) - S(2) * X(r[k], i[k]);
-    const auto W0 = weight(0);
-    const auto& Z0 = base.z[0];
-    auto& z0 = state.ws.z[0];
-    for (Index j = 0; j < widths_[1]; ++j) {
-      const S* w_row = W0.row(j).data();
-      const S* z0_base = Z0.col(j).data();
-      S* out = z0.col(j).data();
-      for (Index k = 0; k < count; ++k) out[k] = z0_base[r[k]] + state.sign(k) * w_row[i[k]];
-    }
-    forward_above_first(state.ws, count);
-    const S* flipped = state.ws.z[num_layers() - 1].data();
-    const S* energy = base.z[num_layers() - 1].data();
-    for (Index k = 0; k < count; ++k) state.delta(k) = flipped[k] - energy[r[k]];
+  // The first layer of flips (rows(t), bits(t)) by the rank-1 update of the base rows'
+  // pre-activation in `base` (the forward pass of X), for for_each_flip_block.
+  auto gather_first_layer(const Workspace& base, const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
+                          const IndexVector& bits) const {
+    return [this, &base, &X, &rows, &bits](ThreadState& state, Index start, Index count) {
+      const Index* r = rows.data() + start;
+      const Index* i = bits.data() + start;
+      const S* energy = base.z[num_layers() - 1].data();
+      for (Index k = 0; k < count; ++k) {
+        state.sign(k) = S(1) - S(2) * X(r[k], i[k]);
+        state.delta(k) = energy[r[k]];
+      }
+      const auto W0 = weight(0);
+      for (Index j = 0; j < widths_[1]; ++j) {
+        const S* w_row = W0.row(j).data();
+        const S* z0_base = base.z[0].col(j).data();
+        S* out = state.ws.z[0].col(j).data();
+        for (Index k = 0; k < count; ++k) out[k] = z0_base[r[k]] + state.sign(k) * w_row[i[k]];
+      }
+    };
   }
 
   // Backward pass of a block whose coefficients are in state.coefficient: the layers above the
@@ -460,7 +489,7 @@ class MlpEnergy {
   // The cached rows of a flip scan: first layer and energy in scan_, the last call's bit,
   // signs and energy changes.
   mutable Workspace scan_;
-  mutable IndexVector scan_rows_, scan_bits_;
+  mutable Index scan_rows_ = 0;
   mutable Vector<S> scan_sign_, scan_delta_;
   mutable Index scan_bit_ = -1;
 };
