@@ -41,6 +41,7 @@ struct FlipWorkspace {
   Vector<S> block_values, tail_values;
   Matrix<S> input_gradient, log_proposal;
   Vector<S> row_max, row_log_z;  // per-row log-softmax of the proposal
+  Matrix<S> proposal;            // exp(log_proposal)
   std::vector<double> probability;
   std::vector<char> taken;
 };
@@ -194,10 +195,11 @@ void draw_with_replacement(const Matrix<S>& log_n, Index s, Rng& rng, FlipWorksp
   ws.bits.resize(n * s);
   ws.log_weight.resize(n * s);
   ws.probability.resize(static_cast<std::size_t>(d));
+  ws.proposal = log_n.array().exp();  // vectorised; the CDF is then summed in double
   const S log_s = std::log(static_cast<S>(s));
   for (Index r = 0; r < n; ++r) {
     double cumulative = 0;
-    for (Index i = 0; i < d; ++i) ws.probability[i] = cumulative += std::exp(static_cast<double>(log_n(r, i)));
+    for (Index i = 0; i < d; ++i) ws.probability[i] = cumulative += static_cast<double>(ws.proposal(r, i));
     for (Index t = 0; t < s; ++t) {
       const double u = uniform_open01(rng) * cumulative;
       // First entry whose CDF exceeds u (never one of probability 0); clamp against rounding.
@@ -220,9 +222,10 @@ void draw_without_replacement(const Matrix<S>& log_n, Index s, Rng& rng, FlipWor
   ws.log_weight.setZero(n * s);
   ws.probability.resize(static_cast<std::size_t>(d));
   ws.taken.resize(static_cast<std::size_t>(d));
+  ws.proposal = log_n.array().exp();  // vectorised; sums are then taken in double
   for (Index r = 0; r < n; ++r) {
     double remaining = 0;
-    for (Index i = 0; i < d; ++i) remaining += ws.probability[i] = std::exp(static_cast<double>(log_n(r, i)));
+    for (Index i = 0; i < d; ++i) remaining += ws.probability[i] = static_cast<double>(ws.proposal(r, i));
     std::fill(ws.taken.begin(), ws.taken.end(), char{0});
     for (Index t = 0; t < s; ++t) {
       const double u = uniform_open01(rng) * remaining;
