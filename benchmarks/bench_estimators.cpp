@@ -1,12 +1,16 @@
 // One loss_and_gradient step of each estimator (float): MLP d→256→256→256→1 Swish with
 // batch 128 and s = 10, Ising models on periodic lattices, and each model's flip_deltas fast
-// path beside the generic flipped-row path (RequiredOnly).
+// path beside the generic flipped-row path (RequiredOnly). The MLP's fast path reports the
+// achieved GFLOP/s of its matrix products (compare_pytorch/step_flops.hpp); compare it with
+// bench_gemm's SGEMM rate at the same thread count (OMP_NUM_THREADS).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <random>
 
 #include <ratiomatch/ratiomatch.hpp>
+
+#include "compare_pytorch/step_flops.hpp"
 
 using namespace ratiomatch;
 
@@ -34,8 +38,9 @@ Matrix<float> random_batch(Index n, Index d, std::mt19937_64& rng) {
   return X;
 }
 
+// flops_per_step: the matrix-product operations of one step (0: no GFLOP/s counter).
 template <class M>
-void run_step(benchmark::State& state, const M& model, const Matrix<float>& X, int kind) {
+void run_step(benchmark::State& state, const M& model, const Matrix<float>& X, int kind, double flops_per_step = 0) {
   std::mt19937_64 rng(7);
   Vector<float> grad;
   const RatioMatching<> exact;
@@ -55,6 +60,9 @@ void run_step(benchmark::State& state, const M& model, const Matrix<float>& X, i
   }
   state.SetLabel(estimator_name(kind));
   state.SetItemsProcessed(state.iterations() * X.rows());
+  if (flops_per_step > 0)
+    state.counters["GFLOP/s"] = benchmark::Counter(flops_per_step * static_cast<double>(state.iterations()),
+                                                   benchmark::Counter::kIsRate);
 }
 
 // Args: {d, estimator, path}.
@@ -64,10 +72,11 @@ void BM_MlpStep(benchmark::State& state) {
   MlpEnergy<float> model(d, {256, 256, 256}, Activation::Swish);
   model.initialize(rng);
   const auto X = random_batch(batch, d, rng);
+  const int kind = static_cast<int>(state.range(1));
   if (state.range(2) == Fast)
-    run_step(state, model, X, static_cast<int>(state.range(1)));
+    run_step(state, model, X, kind, bench::step_flops(estimator_name(kind), d, batch, flips, {256, 256, 256}));
   else
-    run_step(state, RequiredOnly(model), X, static_cast<int>(state.range(1)));
+    run_step(state, RequiredOnly(model), X, kind);
 }
 
 void BM_IsingStep(benchmark::State& state) {

@@ -181,6 +181,38 @@ TEMPLATE_TEST_CASE("MlpEnergy accumulate_flip_gradient equals per-row gradients 
   }
 }
 
+TEST_CASE("MlpEnergy reuses the batch's forward pass only right after input_gradient on the same batch",
+          "[models][mlp][flips]") {
+  std::mt19937_64 rng(26);
+  const Index d = 12, n = 9;
+  MlpEnergy<double> model(d, {10, 7}, Activation::Tanh);
+  model.initialize(rng);
+  const auto X = random_binary<double>(n, d, rng);
+  const auto other = random_binary<double>(n, d, rng);
+  IndexVector rows(n), bits(n);
+  for (Index r = 0; r < n; ++r) rows(r) = r, bits(r) = (3 * r) % d;
+  auto unit = [](Index, const Eigen::Ref<const Vector<double>>& delta, Eigen::Ref<Vector<double>> c) {
+    c = delta;  // any coefficients that depend on the energies
+  };
+  Vector<double> expected = Vector<double>::Zero(model.num_params());
+  model.accumulate_flip_gradient(X, rows, bits, unit, expected);
+  Matrix<double> G;
+  auto reused = [&] {
+    Vector<double> g = Vector<double>::Zero(model.num_params());
+    model.accumulate_flip_gradient(X, rows, bits, unit, g, BaseForward::Reuse);
+    return g;
+  };
+  model.input_gradient(X, G);
+  CHECK(compare_gradients(reused(), expected).relative_error < 1e-14);
+  // After a call on another batch, Reuse must not pick up that batch's forward pass.
+  model.input_gradient(X, G);
+  Vector<double> e;
+  model.energy(other, e);
+  CHECK(compare_gradients(reused(), expected).relative_error < 1e-14);
+  model.input_gradient(other, G);
+  CHECK(compare_gradients(reused(), expected).relative_error < 1e-14);
+}
+
 TEST_CASE("MlpEnergy::initialize draws like torch.nn.Linear: uniform in ±1/sqrt(fan_in)", "[models][mlp]") {
   std::mt19937_64 rng(25);
   MlpEnergy<double> model(64, {100}, Activation::Tanh);

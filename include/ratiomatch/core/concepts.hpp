@@ -55,6 +55,15 @@ concept HasSelectedFlipDeltas =
       cm.flip_deltas(X, rows, bits, delta);
     };
 
+/// @brief Whether a fused flip pass (`accumulate_flip_gradient`) evaluates the batch's own
+/// forward pass or reuses the one its model just did.
+enum class BaseForward {
+  Compute,  ///< evaluate the forward pass of `X`
+  Reuse,    ///< the model's previous call was `input_gradient(X, …)` on this same `X`, and the
+            ///< parameters have not changed since: reuse that forward pass (models that
+            ///< cannot tell compute it anyway)
+};
+
 namespace detail {
 /// Stand-in for the coefficient callback of `accumulate_flip_gradient` in concept checks.
 template <class S>

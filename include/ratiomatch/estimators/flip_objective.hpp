@@ -108,12 +108,15 @@ void compute_flip_deltas(const M& model, const Matrix<typename M::Scalar>& X,
 }
 
 /// The batch-mean loss `(1/n) Σ_t w_t f(ΔE_t)` and, if `grad` is given, its gradient with the
-/// weights held fixed (written into `*grad`, resized to `num_params()`).
+/// weights held fixed (written into `*grad`, resized to `num_params()`). `base_forward` is
+/// passed on to a fused flip pass that accepts it (`BaseForward::Reuse` right after the
+/// caller's own `input_gradient(X, …)`).
 template <RatioObjective Objective, class M>
 typename M::Scalar evaluate_flip_objective(std::string_view where, const M& model,
                                            const Matrix<typename M::Scalar>& X,
                                            FlipWorkspace<typename M::Scalar>& ws, bool all_flips,
-                                           Vector<typename M::Scalar>* grad) {
+                                           Vector<typename M::Scalar>* grad,
+                                           BaseForward base_forward = BaseForward::Compute) {
   using S = typename M::Scalar;
   const Index n = X.rows(), flips = ws.rows.size();
   const S inv_n = S(1) / static_cast<S>(n);
@@ -140,14 +143,15 @@ typename M::Scalar evaluate_flip_objective(std::string_view where, const M& mode
       // One fused pass: each flipped row is evaluated once for its energy and its gradient.
       ws.delta.resize(flips);
       grad->setZero(model.num_params());
-      model.accumulate_flip_gradient(
-          X, ws.rows, ws.bits,
-          [&](Index start, const Eigen::Ref<const Vector<S>>& delta, Eigen::Ref<Vector<S>> c) {
-            ws.delta.segment(start, delta.size()) = delta;
-            terms(start, delta.size());
-            coefficients(start, delta.size(), c.data());
-          },
-          *grad);
+      auto coefficient = [&](Index start, const Eigen::Ref<const Vector<S>>& delta, Eigen::Ref<Vector<S>> c) {
+        ws.delta.segment(start, delta.size()) = delta;
+        terms(start, delta.size());
+        coefficients(start, delta.size(), c.data());
+      };
+      if constexpr (requires { model.accumulate_flip_gradient(X, ws.rows, ws.bits, coefficient, *grad, base_forward); })
+        model.accumulate_flip_gradient(X, ws.rows, ws.bits, coefficient, *grad, base_forward);
+      else
+        model.accumulate_flip_gradient(X, ws.rows, ws.bits, coefficient, *grad);
       const S loss = sum_of_terms();
       check_finite(where, "gradient", *grad);
       return loss;

@@ -82,7 +82,8 @@ class GradientGuidedRM {
       detail::draw_with_replacement(ws.log_proposal, s_, rng, ws);
     else
       detail::draw_without_replacement(ws.log_proposal, s_, rng, ws);
-    return detail::evaluate_flip_objective<Objective>(where, model, X, ws, false, grad);
+    // The model's last call was input_gradient(X, …): its forward pass of X can be reused.
+    return detail::evaluate_flip_objective<Objective>(where, model, X, ws, false, grad, BaseForward::Reuse);
   }
 
   Index s_;

@@ -121,6 +121,7 @@ class MlpEnergy {
   void input_gradient(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& G) const {
     check_batch("ratiomatch::MlpEnergy::input_gradient", X, dim());
     forward(batch_, X);
+    input_gradient_source_ = source_of(X);
     batch_.dz[num_layers() - 1].topRows(X.rows()).setOnes();
     backward(batch_, X, nullptr, &G);
   }
@@ -177,6 +178,8 @@ class MlpEnergy {
   /// so it costs one product over the n base rows (shared with their own backward pass) plus a
   /// sparse correction per flip. Blocks are shared among OpenMP threads, each with its own
   /// workspace and gradient, summed in thread order.
+  /// @param base_forward `BaseForward::Reuse` right after `input_gradient(X, …)` with unchanged
+  ///        parameters skips the batch's forward pass
   /// @tparam CoefficientFn `void(Index start, const Eigen::Ref<const Vector<S>>& delta,
   ///         Eigen::Ref<Vector<S>> c)`, called once per block, possibly from several threads at
   ///         once for disjoint blocks; must not throw
@@ -184,13 +187,14 @@ class MlpEnergy {
   ///         `g.size() != num_params()`
   template <class CoefficientFn>
   void accumulate_flip_gradient(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
-                                const IndexVector& bits, CoefficientFn&& coefficient,
-                                Eigen::Ref<Vector<S>> g) const {
+                                const IndexVector& bits, CoefficientFn&& coefficient, Eigen::Ref<Vector<S>> g,
+                                BaseForward base_forward = BaseForward::Compute) const {
     constexpr std::string_view where = "ratiomatch::MlpEnergy::accumulate_flip_gradient";
     check_flip_list(where, X, rows, bits);
     check_size_match(where, "g.size()", g.size(), "model.num_params()", num_params());
     const Index n = X.rows(), L = num_layers(), h1 = widths_[1];
-    forward(batch_, X);
+    // Reuse only what the last call, input_gradient on this very X, left in batch_.
+    if (base_forward != BaseForward::Reuse || input_gradient_source_ != source_of(X)) forward(batch_, X);
     const Index used = for_each_flip_block(
         rows.size(), gather_first_layer(batch_, X, rows, bits),
         [&](ThreadState& state, Index start, Index count) {
@@ -327,7 +331,18 @@ class MlpEnergy {
 
   auto output(const Workspace& ws, Index rows) const { return ws.z[num_layers() - 1].col(0).head(rows); }
 
+  // Identifies the batch whose forward pass input_gradient left in batch_.
+  struct BatchSource {
+    const S* data = nullptr;
+    Index rows = 0, cols = 0, stride = 0;
+    bool operator==(const BatchSource&) const = default;
+  };
+  static BatchSource source_of(const Eigen::Ref<const Matrix<S>>& X) {
+    return {X.data(), X.rows(), X.cols(), X.outerStride()};
+  }
+
   void forward(Workspace& ws, const Eigen::Ref<const Matrix<S>>& X) const {
+    if (&ws == &batch_) input_gradient_source_ = {};
     const Index n = X.rows();
     reserve(ws, n);
     auto z0 = ws.z[0].topRows(n);
@@ -484,6 +499,7 @@ class MlpEnergy {
   Activation activation_;
   Vector<S> theta_;
   mutable Workspace batch_;
+  mutable BatchSource input_gradient_source_;
   mutable std::vector<ThreadState> thread_state_;
   mutable IndexVector all_rows_, all_bits_;
   // The cached rows of a flip scan: first layer and energy in scan_, the last call's bit,
