@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building ratiomatch's tests, benchmarks and examples needs.
+# Usage: bash scripts/install_deps.sh [extra-package...]
 set -euo pipefail
 sudo_cmd=()
 if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
-packages=(cmake g++ make libeigen3-dev catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev)
+# Extra packages can be named on the command line (the PyTorch comparison adds its own).
+packages=(cmake g++ make libeigen3-dev catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
