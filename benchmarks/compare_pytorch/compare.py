@@ -69,9 +69,15 @@ class Run:
 
     def row_key(self):
         """What identifies a table row (everything but the thread count)."""
-        if self.mode == "step":
-            return ("step", self.dim, self.batch, self.estimator)
-        return ("gibbs", self.dim, self.chains, self.sweeps)
+        return row_key(vars(self))
+
+
+def row_key(fields):
+    """The table row of a run or of a record: (mode, d, batch, estimator) for a training step,
+    (mode, d, chains, sweeps) for Gibbs."""
+    if fields["mode"] == "step":
+        return ("step", fields["dim"], fields["batch"], fields["estimator"])
+    return ("gibbs", fields["dim"], fields["chains"], fields["sweeps"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,11 +487,7 @@ def load_records(path):
 
 def record_key(record):
     """The (row key, threads, side) under which a record is reported."""
-    if record["mode"] == "step":
-        key = ("step", record["dim"], record["batch"], record["estimator"])
-    else:
-        key = ("gibbs", record["dim"], record["chains"], record["sweeps"])
-    return key, record["threads"], record["side"]
+    return row_key(record), record["threads"], record["side"]
 
 
 def main(argv=None):

@@ -289,6 +289,8 @@ def report(args, torch, times, flops, loss_first, loss_last, blas):
         "loss_last": loss_last,
         "torch_version": torch.__version__,
         "blas_gflops_1024x256x256": blas,
+        "chains": args.chains,
+        "sweeps": args.sweeps,
     }
 
 

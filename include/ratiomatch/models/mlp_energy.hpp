@@ -150,9 +150,11 @@ class MlpEnergy {
       for (Index i = 0; i < d; ++i) all_rows_(r * d + i) = r, all_bits_(r * d + i) = i;
     forward(batch_, X);
     D.resize(n, d);
-    for_each_flip_block(all_rows_.size(), gather_first_layer(batch_, X, all_rows_, all_bits_), [&](ThreadState& state, Index start, Index count) {
-      for (Index k = 0; k < count; ++k) D(all_rows_(start + k), all_bits_(start + k)) = state.delta(k);
-    });
+    for_each_flip_block(all_rows_.size(), gather_first_layer(batch_, X, all_rows_, all_bits_),
+                        [&](ThreadState& state, Index start, Index count) {
+                          for (Index k = 0; k < count; ++k)
+                            D(all_rows_(start + k), all_bits_(start + k)) = state.delta(k);
+                        });
   }
 
   /// @brief `delta(t) = E(x_{rows(t)} with bit bits(t) flipped) − E(x_{rows(t)})`.
@@ -162,9 +164,10 @@ class MlpEnergy {
     check_flip_list("ratiomatch::MlpEnergy::flip_deltas", X, rows, bits);
     forward(batch_, X);
     delta.resize(rows.size());
-    for_each_flip_block(rows.size(), gather_first_layer(batch_, X, rows, bits), [&](ThreadState& state, Index start, Index count) {
-      delta.segment(start, count) = state.delta.head(count);
-    });
+    for_each_flip_block(rows.size(), gather_first_layer(batch_, X, rows, bits),
+                        [&](ThreadState& state, Index start, Index count) {
+                          delta.segment(start, count) = state.delta.head(count);
+                        });
   }
 
   /// @brief Fused flipped energies and gradient (see `HasFlipGradient`): for each block of
@@ -208,16 +211,15 @@ class MlpEnergy {
           state.row_coefficient.setZero(n);
         });
     // Sum the threads' parts in thread order (deterministic for a fixed thread count).
-    auto& base = batch_;
-    auto base_seed = base.dz[L - 1].col(0).head(n);
+    auto base_seed = batch_.dz[L - 1].col(0).head(n);
     base_seed.setZero();
     for (Index k = 0; k < used; ++k) {
       g += thread_state_[k].grad;
       base_seed -= thread_state_[k].row_coefficient;
     }
     // The base rows' own backward pass, with the flips' first-layer deltas folded in.
-    backward_above_first(base, n, g.data());
-    auto dz0 = base.dz[0].topRows(n);
+    backward_above_first(batch_, n, g.data());
+    auto dz0 = batch_.dz[0].topRows(n);
     for (Index k = 0; k < used; ++k) dz0 += thread_state_[k].row_delta;
     g.segment(bias_offset(0), h1).noalias() += dz0.colwise().sum().transpose();
     Eigen::Map<RowMajorMatrix<S>> gW0(g.data() + weight_offset_[0], h1, dim());
@@ -231,7 +233,6 @@ class MlpEnergy {
     check_batch("ratiomatch::MlpEnergy::begin_flip_scan", X, dim());
     const Index n = X.rows();
     forward(scan_, X);
-    scan_rows_ = n;
     scan_sign_.resize(n);
     scan_delta_.resize(n);
     scan_bit_ = -1;
@@ -245,7 +246,7 @@ class MlpEnergy {
   void scan_flip_deltas(const Eigen::Ref<const Matrix<S>>& X, Index i, Vector<S>& delta) const {
     constexpr std::string_view where = "ratiomatch::MlpEnergy::scan_flip_deltas";
     const Index n = X.rows();
-    if (scan_rows_ != n || n == 0)
+    if (scan_sign_.size() != n || n == 0)
       throw std::invalid_argument(detail::message(where, "call begin_flip_scan on a batch of ", n, " rows first"));
     check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim());
     if (i < 0 || i >= dim())
@@ -505,7 +506,6 @@ class MlpEnergy {
   // The cached rows of a flip scan: first layer and energy in scan_, the last call's bit,
   // signs and energy changes.
   mutable Workspace scan_;
-  mutable Index scan_rows_ = 0;
   mutable Vector<S> scan_sign_, scan_delta_;
   mutable Index scan_bit_ = -1;
 };
