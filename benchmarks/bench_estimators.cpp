@@ -1,6 +1,6 @@
 // One loss_and_gradient step of each estimator (float): MLP d→256→256→256→1 Swish with
-// batch 128 and s = 10, Ising models on periodic lattices, and each model's flip_deltas fast
-// path beside the generic flipped-row path (RequiredOnly). The MLP's fast path reports the
+// batch 128 and s = 10, Ising models on periodic lattices, and each model's own batch
+// evaluation beside the generic flipped-row evaluation (RequiredOnly). The MLP's fast path reports the
 // achieved GFLOP/s of its matrix products (compare_pytorch/step_flops.hpp); compare it with
 // bench_gemm's SGEMM rate at the same thread count (OMP_NUM_THREADS).
 #include <benchmark/benchmark.h>

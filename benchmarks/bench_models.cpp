@@ -59,8 +59,10 @@ void BM_MlpFlipDeltas(benchmark::State& state) {
   model.initialize(rng);
   const auto X = random_batch(n, d, rng);
   Matrix<float> D;
+  MlpEnergy<float>::BatchEvaluation evaluation;
   for (auto _ : state) {
-    model.flip_deltas(X, D);
+    evaluation.bind(model, X);  // the forward pass of X, then every flip
+    evaluation.flip_deltas(D);
     benchmark::DoNotOptimize(D.data());
   }
   state.SetItemsProcessed(state.iterations() * n * d);
@@ -73,8 +75,10 @@ void BM_IsingFlipDeltas(benchmark::State& state) {
   const auto model = IsingModel<float>::periodic_lattice(static_cast<Index>(std::lround(std::sqrt(double(d)))), 0.25f);
   const auto X = random_batch(n, model.dim(), rng);
   Matrix<float> D;
+  IsingModel<float>::BatchEvaluation evaluation;
   for (auto _ : state) {
-    model.flip_deltas(X, D);
+    evaluation.bind(model, X);  // the local fields of X, then every flip
+    evaluation.flip_deltas(D);
     benchmark::DoNotOptimize(D.data());
   }
   state.SetItemsProcessed(state.iterations() * n * model.dim());
@@ -82,7 +86,7 @@ void BM_IsingFlipDeltas(benchmark::State& state) {
 BENCHMARK(BM_IsingFlipDeltas)->Arg(100)->Arg(625)->Unit(benchmark::kMicrosecond);
 
 // One systematic-scan Gibbs sweep of n = 2000 chains of the lattice model (the data protocol
-// of the Ising experiments): d calls of the selected flip_deltas with every bit = i.
+// of the Ising experiments).
 template <class S>
 void BM_IsingGibbsSweep(benchmark::State& state) {
   const Index d = state.range(0), n = 2000;

@@ -24,7 +24,7 @@ int main() {
   Matrix<double> grad_x, deltas;
   model.energy(X, energy);        // E(x) per row
   model.input_gradient(X, grad_x);  // ∂E/∂x per row
-  model.flip_deltas(X, deltas);   // E(x with bit i flipped) − E(x)
+  flip_deltas(model, X, deltas);   // E(x with bit i flipped) − E(x)
 
   std::cout << std::fixed << std::setprecision(4);
   for (Index r = 0; r < X.rows(); ++r) {

@@ -2,6 +2,8 @@
 /// @file
 /// @brief Umbrella header: everything in ratiomatch.
 
+#include "ratiomatch/core/batch_evaluation.hpp"
+#include "ratiomatch/core/check_evaluation.hpp"
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/errors.hpp"
@@ -11,6 +13,7 @@
 #include "ratiomatch/core/types.hpp"
 #include "ratiomatch/core/version.hpp"
 #include "ratiomatch/models/activation.hpp"
+#include "ratiomatch/models/ising_coupling_l1.hpp"
 #include "ratiomatch/models/ising_model.hpp"
 #include "ratiomatch/models/mlp_energy.hpp"
 #include "ratiomatch/estimators/gradient_guided_rm.hpp"

@@ -2,7 +2,11 @@
 // member is a model; a type missing any one member is not.
 #include <catch2/catch.hpp>
 
+#include <type_traits>
+
+#include <ratiomatch/core/batch_evaluation.hpp>
 #include <ratiomatch/core/concepts.hpp>
+#include <ratiomatch/core/required_only.hpp>
 #include <ratiomatch/models/ising_model.hpp>
 #include <ratiomatch/models/mlp_energy.hpp>
 
@@ -22,14 +26,43 @@ struct Complete {
   Vector<double> theta = Vector<double>::Zero(1);
 };
 
-struct WithFlipDeltas : Complete {
-  void flip_deltas(const Eigen::Ref<const Matrix<double>>&, Matrix<double>&) const {}
+// A complete batch evaluation, its members templated where the protocol allows (a
+// requires-expression checks calls, not signatures).
+struct WithEvaluation : Complete {
+  struct BatchEvaluation {
+    using Model = WithEvaluation;
+    using Scalar = double;
+    void bind(const WithEvaluation&, const Eigen::Ref<const Matrix<double>>&) {}
+    const WithEvaluation& model() const;
+    const Matrix<double>& batch() const;
+    const Vector<double>& energy() const;
+    template <class D>
+    void input_gradient(Eigen::PlainObjectBase<D>&) const {}
+    void accumulate_param_gradient(const Eigen::Ref<const Vector<double>>&, Eigen::Ref<Vector<double>>) {}
+    void flip_deltas(Matrix<double>&) {}
+    void flip_deltas(const IndexVector&, const IndexVector&, Vector<double>&) {}
+    template <class Fn>
+    void accumulate_flip_gradient(const IndexVector&, const IndexVector&, Fn&&, Eigen::Ref<Vector<double>>) {}
+    void accept_flips(const Eigen::Ref<const IndexVector>&) {}
+  };
 };
 
-// Templated members are accepted too (a requires-expression checks calls, not signatures).
-struct Templated : Complete {
-  template <class D>
-  void flip_deltas(const Eigen::MatrixBase<D>&, Matrix<double>&) const {}
+// An evaluation without accept_flips does not meet the protocol.
+struct WithIncompleteEvaluation : Complete {
+  struct BatchEvaluation {
+    using Model = WithIncompleteEvaluation;
+    using Scalar = double;
+    void bind(const WithIncompleteEvaluation&, const Eigen::Ref<const Matrix<double>>&) {}
+    const WithIncompleteEvaluation& model() const;
+    const Matrix<double>& batch() const;
+    const Vector<double>& energy() const;
+    void input_gradient(Matrix<double>&) const {}
+    void accumulate_param_gradient(const Eigen::Ref<const Vector<double>>&, Eigen::Ref<Vector<double>>) {}
+    void flip_deltas(Matrix<double>&) {}
+    void flip_deltas(const IndexVector&, const IndexVector&, Vector<double>&) {}
+    template <class Fn>
+    void accumulate_flip_gradient(const IndexVector&, const IndexVector&, Fn&&, Eigen::Ref<Vector<double>>) {}
+  };
 };
 
 struct NoScalar {
@@ -102,9 +135,13 @@ struct ReadOnlyParams {
 }  // namespace archetype
 
 static_assert(EnergyModel<archetype::Complete>);
-static_assert(!HasFlipDeltas<archetype::Complete>);
-static_assert(HasFlipDeltas<archetype::WithFlipDeltas>);
-static_assert(HasFlipDeltas<archetype::Templated>);
+static_assert(!HasBatchEvaluation<archetype::Complete>);
+static_assert(HasBatchEvaluation<archetype::WithEvaluation>);
+static_assert(EnergyModel<archetype::WithIncompleteEvaluation> &&
+              !HasBatchEvaluation<archetype::WithIncompleteEvaluation>);
+static_assert(std::is_same_v<EvaluationFor<archetype::Complete>, GenericEvaluation<archetype::Complete>>);
+static_assert(std::is_same_v<EvaluationFor<archetype::WithEvaluation>, archetype::WithEvaluation::BatchEvaluation>);
+static_assert(BatchEvaluationOf<GenericEvaluation<archetype::Complete>, archetype::Complete>);
 static_assert(!EnergyModel<archetype::NoScalar>);
 static_assert(!EnergyModel<archetype::NoEnergy>);
 static_assert(!EnergyModel<archetype::NoInputGradient>);
@@ -116,8 +153,9 @@ static_assert(!EnergyModel<int>);
 
 static_assert(EnergyModel<IsingModel<float>> && EnergyModel<IsingModel<double>>);
 static_assert(EnergyModel<MlpEnergy<float>> && EnergyModel<MlpEnergy<double>>);
-static_assert(HasFlipDeltas<IsingModel<double>> && HasFlipDeltas<MlpEnergy<double>>);
-static_assert(HasSelectedFlipDeltas<IsingModel<float>> && HasSelectedFlipDeltas<MlpEnergy<float>>);
+static_assert(HasBatchEvaluation<IsingModel<double>> && HasBatchEvaluation<MlpEnergy<double>>);
+static_assert(HasBatchEvaluation<IsingModel<float>> && HasBatchEvaluation<MlpEnergy<float>>);
+static_assert(!HasBatchEvaluation<RequiredOnly<MlpEnergy<float>>>);
 static_assert(HasRelaxedEnergy<IsingModel<double>> && HasRelaxedEnergy<MlpEnergy<double>>);
 
 TEST_CASE("the model concepts accept complete models and reject incomplete ones", "[core][concepts]") {
@@ -125,5 +163,6 @@ TEST_CASE("the model concepts accept complete models and reject incomplete ones"
   // time so that the result appears in the test log.
   CHECK(EnergyModel<archetype::Complete>);
   CHECK_FALSE(EnergyModel<archetype::NoEnergy>);
-  CHECK(HasFlipDeltas<IsingModel<double>>);
+  CHECK(HasBatchEvaluation<IsingModel<double>>);
+  CHECK_FALSE(HasBatchEvaluation<archetype::WithIncompleteEvaluation>);
 }

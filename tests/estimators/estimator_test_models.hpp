@@ -27,28 +27,6 @@ struct FrozenInputGradient {
   }
 };
 
-/// `M` without its fused `accumulate_flip_gradient`: estimators then take the flip_deltas path
-/// (flipped energies fused, the gradient from materialised flipped rows).
-template <class M>
-struct WithoutFlipGradient {
-  using Scalar = typename M::Scalar;
-  M* model;
-  explicit WithoutFlipGradient(M& m) : model(&m) {}
-  Index dim() const { return model->dim(); }
-  Index num_params() const { return model->num_params(); }
-  auto params() { return model->params(); }
-  void energy(const Matrix<Scalar>& X, Vector<Scalar>& e) const { model->energy(X, e); }
-  void input_gradient(const Matrix<Scalar>& X, Matrix<Scalar>& G) const { model->input_gradient(X, G); }
-  void accumulate_param_gradient(const Matrix<Scalar>& X, const Vector<Scalar>& c, Vector<Scalar>& g) const {
-    model->accumulate_param_gradient(X, c, g);
-  }
-  void flip_deltas(const Matrix<Scalar>& X, Matrix<Scalar>& D) const { model->flip_deltas(X, D); }
-  void flip_deltas(const Matrix<Scalar>& X, const IndexVector& rows, const IndexVector& bits,
-                   Vector<Scalar>& delta) const {
-    model->flip_deltas(X, rows, bits, delta);
-  }
-};
-
 /// A free energy for every one of the 2^d states, `E(x) = θ_{k(x)}` with `k(x) = Σ_i x_i 2^i`,
 /// extended to real x multilinearly: `E(x) = Σ_k θ_k Π_i x_i^{k_i} (1 − x_i)^{1−k_i}`. The
 /// extension is linear in each x_i, so the first-order flip estimate is exact.

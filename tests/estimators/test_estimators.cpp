@@ -142,7 +142,7 @@ TEST_CASE("the basic estimator's gradient holds the proposal fixed (stop-gradien
   CHECK(compare_gradients(analytic, through_proposal).relative_error > 1e-3);
 }
 
-TEMPLATE_TEST_CASE("the flip_deltas fast path equals the generic flipped-row path", "[estimators][paths]", float,
+TEMPLATE_TEST_CASE("the models' own evaluations equal the generic flipped-row evaluation", "[estimators][paths]", float,
                    double) {
   using S = TestType;
   std::mt19937_64 rng(44);
@@ -152,7 +152,7 @@ TEMPLATE_TEST_CASE("the flip_deltas fast path equals the generic flipped-row pat
   auto ising = random_ising<S>(d, 7, 0.5);
   RequiredOnly generic_mlp(mlp);
   RequiredOnly generic_ising(ising);
-  static_assert(!HasFlipDeltas<RequiredOnly<MlpEnergy<S>>> && HasFlipDeltas<MlpEnergy<S>>);
+  static_assert(!HasBatchEvaluation<RequiredOnly<MlpEnergy<S>>> && HasBatchEvaluation<MlpEnergy<S>>);
   const double tol = Tolerance<S>::relative * 10;
   auto compare = [&](const auto& estimator, auto& fast, auto& generic) {
     Vector<S> g_fast, g_generic;
@@ -169,7 +169,7 @@ TEMPLATE_TEST_CASE("the flip_deltas fast path equals the generic flipped-row pat
   compare(GradientGuidedRM<SqrtRatio>(5, GuidedVariant::Advanced), ising, generic_ising);
 }
 
-TEST_CASE("the fused flip-gradient path equals the flip_deltas and generic paths at every thread count",
+TEST_CASE("the fused flip gradient of MlpEnergy's evaluation equals the generic path at every thread count",
           "[estimators][paths]") {
   std::mt19937_64 rng(46);
   // n·d = 1200 flips for exact ratio matching: several blocks per thread.
@@ -177,17 +177,12 @@ TEST_CASE("the fused flip-gradient path equals the flip_deltas and generic paths
   const auto X = random_binary<double>(n, d, rng);
   auto mlp = small_mlp<double>(d, 9);
   mlp.params() *= 0.5;
-  WithoutFlipGradient deltas_only(mlp);
   RequiredOnly generic(mlp);
-  static_assert(HasFlipGradient<MlpEnergy<double>> && !HasFlipGradient<WithoutFlipGradient<MlpEnergy<double>>> &&
-                HasSelectedFlipDeltas<WithoutFlipGradient<MlpEnergy<double>>>);
+  static_assert(HasBatchEvaluation<MlpEnergy<double>> && !HasBatchEvaluation<RequiredOnly<MlpEnergy<double>>>);
   auto compare = [&](const auto& estimator) {
-    Vector<double> g_generic, g_deltas;
-    std::mt19937_64 r1(5), r2(5);
+    Vector<double> g_generic;
+    std::mt19937_64 r1(5);
     const double l_generic = estimator.loss_and_gradient(generic, X, r1, g_generic);
-    const double l_deltas = estimator.loss_and_gradient(deltas_only, X, r2, g_deltas);
-    CHECK(l_deltas == Approx(l_generic).epsilon(1e-12));
-    CHECK(compare_gradients(g_deltas, g_generic).relative_error < 1e-11);
     for (const int threads : thread_counts()) {
       ScopedThreads scoped(threads);
       INFO("threads " << threads);
@@ -196,6 +191,8 @@ TEST_CASE("the fused flip-gradient path equals the flip_deltas and generic paths
       const double l_fused = estimator.loss_and_gradient(mlp, X, r3, g_fused);
       CHECK(l_fused == Approx(l_generic).epsilon(1e-12));
       CHECK(compare_gradients(g_fused, g_generic).relative_error < 1e-11);
+      std::mt19937_64 r4(5);
+      CHECK(estimator.loss(mlp, X, r4) == Approx(l_generic).epsilon(1e-12));
     }
   };
   compare(RatioMatching<>());
@@ -278,10 +275,11 @@ TEST_CASE("loss_and_gradient overwrites the gradient instead of accumulating", "
 TEST_CASE("the advanced estimator draws distinct bits", "[estimators][advanced]") {
   Matrix<double> log_n(1, 5);
   log_n << std::log(0.9), std::log(0.05), std::log(0.03), std::log(0.02), -800;  // last: 0 in double
-  detail::FlipWorkspace<double> ws;
+  detail::FlipSample<double> ws;
+  ws.log_proposal = log_n;
   std::mt19937_64 rng(50);
   for (int k = 0; k < 200; ++k) {
-    detail::draw_without_replacement(log_n, 5, rng, ws);
+    detail::draw_without_replacement(5, rng, ws);
     std::vector<Index> bits(ws.bits.data(), ws.bits.data() + 5);
     std::sort(bits.begin(), bits.end());
     REQUIRE(bits == std::vector<Index>{0, 1, 2, 3, 4});
@@ -293,12 +291,13 @@ TEST_CASE("sampling without replacement follows successive renormalised draws", 
   const double p[4] = {0.5, 0.25, 0.15, 0.10};
   Matrix<double> log_n(1, 4);
   for (int i = 0; i < 4; ++i) log_n(0, i) = std::log(p[i]);
-  detail::FlipWorkspace<double> ws;
+  detail::FlipSample<double> ws;
+  ws.log_proposal = log_n;
   std::mt19937_64 rng(51);
   const int draws = 40000;
   Matrix<double> count = Matrix<double>::Zero(4, 4);
   for (int k = 0; k < draws; ++k) {
-    detail::draw_without_replacement(log_n, 2, rng, ws);
+    detail::draw_without_replacement(2, rng, ws);
     const Index a = std::min(ws.bits(0), ws.bits(1)), b = std::max(ws.bits(0), ws.bits(1));
     count(a, b) += 1;
   }

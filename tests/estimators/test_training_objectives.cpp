@@ -19,6 +19,7 @@
 #include <ratiomatch/estimators/ratio_matching.hpp>
 #include <ratiomatch/estimators/uniform_sampled_rm.hpp>
 #include <ratiomatch/metrics/exact.hpp>
+#include <ratiomatch/models/ising_coupling_l1.hpp>
 #include <ratiomatch/models/ising_model.hpp>
 #include <ratiomatch/optim/adam.hpp>
 #include <ratiomatch/samplers/gibbs_sampler.hpp>

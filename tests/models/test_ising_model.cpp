@@ -4,6 +4,7 @@
 #include <random>
 
 #include <ratiomatch/core/finite_difference.hpp>
+#include <ratiomatch/core/check_evaluation.hpp>
 #include <ratiomatch/models/ising_model.hpp>
 
 #include "test_support.hpp"
@@ -96,7 +97,7 @@ TEMPLATE_TEST_CASE("IsingModel flip_deltas equal re-evaluated energies of flippe
   Vector<TestType> e, e_flip;
   model.energy(X, e);
   Matrix<TestType> D;
-  model.flip_deltas(X, D);
+  flip_deltas(model, X, D);
   REQUIRE(D.rows() == n);
   REQUIRE(D.cols() == d);
   for (Index i = 0; i < d; ++i) {
@@ -109,7 +110,7 @@ TEMPLATE_TEST_CASE("IsingModel flip_deltas equal re-evaluated energies of flippe
   rows << 0, 5, 2, 2, 0;
   bits << 9, 0, 3, 3, 4;
   Vector<TestType> delta;
-  model.flip_deltas(X, rows, bits, delta);
+  flip_deltas(model, X, rows, bits, delta);
   for (Index t = 0; t < 5; ++t)
     REQUIRE(delta(t) == Approx(D(rows(t), bits(t))).epsilon(Tolerance<TestType>::relative).margin(1e-5));
 }
@@ -121,13 +122,13 @@ TEMPLATE_TEST_CASE("IsingModel selected flip_deltas for one bit (the Gibbs sampl
   const auto model = random_ising<TestType>(d, rng);
   const auto X = random_binary<TestType>(n, d, rng);
   Matrix<TestType> D;
-  model.flip_deltas(X, D);
+  flip_deltas(model, X, D);
   IndexVector all_rows(n), bits(n);
   for (Index r = 0; r < n; ++r) all_rows(r) = r;
   Vector<TestType> delta;
   for (Index i = 0; i < d; ++i) {
     bits.setConstant(i);
-    model.flip_deltas(X, all_rows, bits, delta);
+    flip_deltas(model, X, all_rows, bits, delta);
     REQUIRE(delta.size() == n);
     for (Index r = 0; r < n; ++r)
       REQUIRE(delta(r) == Approx(D(r, i)).epsilon(Tolerance<TestType>::relative).margin(1e-5));
@@ -136,29 +137,49 @@ TEMPLATE_TEST_CASE("IsingModel selected flip_deltas for one bit (the Gibbs sampl
   IndexVector rows(4), same_bit(4);
   rows << 7, 3, 7, 39;
   same_bit.setConstant(5);
-  model.flip_deltas(X, rows, same_bit, delta);
+  flip_deltas(model, X, rows, same_bit, delta);
   for (Index t = 0; t < 4; ++t)
     REQUIRE(delta(t) == Approx(D(rows(t), 5)).epsilon(Tolerance<TestType>::relative).margin(1e-5));
-  model.flip_deltas(X, IndexVector::Constant(1, 2), IndexVector::Constant(1, 10), delta);
+  flip_deltas(model, X, IndexVector::Constant(1, 2), IndexVector::Constant(1, 10), delta);
   REQUIRE(delta.size() == 1);
   REQUIRE(delta(0) == Approx(D(2, 10)).epsilon(Tolerance<TestType>::relative).margin(1e-5));
   // An empty list gives an empty result; a non-binary entry is still named.
-  model.flip_deltas(X, IndexVector(0), IndexVector(0), delta);
+  flip_deltas(model, X, IndexVector(0), IndexVector(0), delta);
   REQUIRE(delta.size() == 0);
   Matrix<TestType> bad = X;
   bad(4, 6) = TestType(0.5);
-  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta),
-                      "ratiomatch::IsingModel::flip_deltas: X(4, 6) = 0.5 is not binary (entries must be exactly 0 or 1)");
+  REQUIRE_THROWS_WITH(flip_deltas(model, bad, rows, same_bit, delta),
+                      "ratiomatch::flip_deltas: X(4, 6) = 0.5 is not binary (entries must be exactly 0 or 1)");
   bad(4, 6) = std::numeric_limits<TestType>::quiet_NaN();
-  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta), Contains("X(4, 6) = nan is not binary"));
+  REQUIRE_THROWS_WITH(flip_deltas(model, bad, rows, same_bit, delta), Contains("X(4, 6) = nan is not binary"));
   bad(4, 6) = std::numeric_limits<TestType>::infinity();
-  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta), Contains("X(4, 6) = inf is not binary"));
+  REQUIRE_THROWS_WITH(flip_deltas(model, bad, rows, same_bit, delta), Contains("X(4, 6) = inf is not binary"));
   bad(4, 6) = std::numeric_limits<TestType>::denorm_min();
-  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta), Contains("X(4, 6) = "));
+  REQUIRE_THROWS_WITH(flip_deltas(model, bad, rows, same_bit, delta), Contains("X(4, 6) = "));
   bad(4, 6) = TestType(1) + std::numeric_limits<TestType>::epsilon();
-  REQUIRE_THROWS_WITH(model.flip_deltas(bad, rows, same_bit, delta), Contains("X(4, 6) = "));
-  REQUIRE_THROWS_WITH(model.flip_deltas(X, rows, IndexVector::Constant(3, 5), delta),
+  REQUIRE_THROWS_WITH(flip_deltas(model, bad, rows, same_bit, delta), Contains("X(4, 6) = "));
+  REQUIRE_THROWS_WITH(flip_deltas(model, X, rows, IndexVector::Constant(3, 5), delta),
                       Contains("bits.size() (3) must equal rows.size() (4)"));
+  // A bad index is an error in every build, not only a debug assertion.
+  typename IsingModel<TestType>::BatchEvaluation evaluation;
+  evaluation.bind(model, X);
+  REQUIRE_THROWS_WITH(evaluation.flip_deltas(IndexVector::Constant(1, 2), IndexVector::Constant(1, 11), delta),
+                      "ratiomatch::IsingModel::BatchEvaluation::flip_deltas: bits(0) (11) is outside [0, 11)");
+  REQUIRE_THROWS_WITH(evaluation.flip_deltas(IndexVector::Constant(1, -1), IndexVector::Constant(1, 0), delta),
+                      Contains("rows(0) (-1) is outside [0, 40)"));
+}
+
+TEMPLATE_TEST_CASE("IsingModel's evaluation passes check_evaluation, also after accepted flips",
+                   "[models][ising][flips]", float, double) {
+  std::mt19937_64 rng(18);
+  const auto model = random_ising<TestType>(13, rng);
+  const auto X = random_binary<TestType>(17, 13, rng);
+  const EvaluationCheck check = check_evaluation(model, X, 5);
+  INFO("energy " << check.energy << ", input gradient " << check.input_gradient << ", param gradient "
+                 << check.param_gradient << ", all deltas " << check.all_flip_deltas << ", selected "
+                 << check.selected_flip_deltas << ", flip gradient " << check.flip_gradient << ", scan "
+                 << check.gibbs_scan);
+  CHECK(check.passed(Tolerance<TestType>::relative * 10));
 }
 
 TEST_CASE("IsingModel flip deltas are exactly the first-order estimate −(2x−1)⊙∇E", "[models][ising][flips]") {
@@ -166,7 +187,7 @@ TEST_CASE("IsingModel flip deltas are exactly the first-order estimate −(2x−
   const auto model = random_ising<double>(12, rng);
   const auto X = random_binary<double>(4, 12, rng);
   Matrix<double> D, G;
-  model.flip_deltas(X, D);
+  flip_deltas(model, X, D);
   model.input_gradient(X, G);
   const Matrix<double> taylor = -((2 * X.array() - 1) * G.array()).matrix();
   REQUIRE((D - taylor).cwiseAbs().maxCoeff() < 1e-12);

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <thread>
+#include <utility>
+#include <vector>
 
+#include <ratiomatch/core/check_evaluation.hpp>
 #include <ratiomatch/core/finite_difference.hpp>
 #include <ratiomatch/models/mlp_energy.hpp>
 
@@ -107,7 +111,7 @@ TEMPLATE_TEST_CASE("MlpEnergy flip_deltas equal re-evaluated energies of flipped
   Vector<TestType> e, e_flip;
   model.energy(X, e);
   Matrix<TestType> D;
-  model.flip_deltas(X, D);
+  flip_deltas(model, X, D);
   REQUIRE(D.rows() == n);
   REQUIRE(D.cols() == d);
   const double margin = std::is_same_v<TestType, float> ? 1e-5 : 1e-12;
@@ -122,11 +126,11 @@ TEMPLATE_TEST_CASE("MlpEnergy flip_deltas equal re-evaluated energies of flipped
     bits(t) = pick_bit(rng);
   }
   Vector<TestType> delta;
-  model.flip_deltas(X, rows, bits, delta);
+  flip_deltas(model, X, rows, bits, delta);
   for (Index t = 0; t < 700; ++t) REQUIRE(delta(t) == Approx(D(rows(t), bits(t))).margin(margin));
 }
 
-TEMPLATE_TEST_CASE("MlpEnergy accumulate_flip_gradient equals per-row gradients of flipped and base rows",
+TEMPLATE_TEST_CASE("MlpEnergy's evaluation: accumulate_flip_gradient equals per-row gradients of flipped and base rows",
                    "[models][mlp][flips]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(25);
@@ -156,15 +160,17 @@ TEMPLATE_TEST_CASE("MlpEnergy accumulate_flip_gradient equals per-row gradients 
   model.accumulate_param_gradient(flipped_rows, c, expected);
   model.accumulate_param_gradient(X, base_c, expected);
   Vector<S> expected_delta;
-  model.flip_deltas(X, rows, bits, expected_delta);
+  flip_deltas(model, X, rows, bits, expected_delta);
+  typename MlpEnergy<S>::BatchEvaluation evaluation;
+  evaluation.bind(model, X);
 
   for (const int threads : thread_counts()) {
     ScopedThreads scoped(threads);
     Vector<S> g = Vector<S>::Ones(model.num_params());  // accumulates onto what is there
     Vector<S> seen_delta = Vector<S>::Zero(flips);
     std::vector<int> visits(flips, 0);
-    model.accumulate_flip_gradient(
-        X, rows, bits,
+    evaluation.accumulate_flip_gradient(
+        rows, bits,
         [&](Index start, const Eigen::Ref<const Vector<S>>& delta, Eigen::Ref<Vector<S>> out) {
           for (Index k = 0; k < delta.size(); ++k) {
             seen_delta(start + k) = delta(k);
@@ -181,8 +187,8 @@ TEMPLATE_TEST_CASE("MlpEnergy accumulate_flip_gradient equals per-row gradients 
   }
 }
 
-TEST_CASE("MlpEnergy reuses the batch's forward pass only right after input_gradient on the same batch",
-          "[models][mlp][flips]") {
+TEST_CASE("MlpEnergy's evaluation keeps its forward pass current through input gradients, flip gradients and "
+          "accepted flips", "[models][mlp][flips]") {
   std::mt19937_64 rng(26);
   const Index d = 12, n = 9;
   MlpEnergy<double> model(d, {10, 7}, Activation::Tanh);
@@ -191,26 +197,108 @@ TEST_CASE("MlpEnergy reuses the batch's forward pass only right after input_grad
   const auto other = random_binary<double>(n, d, rng);
   IndexVector rows(n), bits(n);
   for (Index r = 0; r < n; ++r) rows(r) = r, bits(r) = (3 * r) % d;
-  auto unit = [](Index, const Eigen::Ref<const Vector<double>>& delta, Eigen::Ref<Vector<double>> c) {
+  auto energy_dependent = [](Index, const Eigen::Ref<const Vector<double>>& delta, Eigen::Ref<Vector<double>> c) {
     c = delta;  // any coefficients that depend on the energies
   };
-  Vector<double> expected = Vector<double>::Zero(model.num_params());
-  model.accumulate_flip_gradient(X, rows, bits, unit, expected);
-  Matrix<double> G;
-  auto reused = [&] {
+  // Reference: a fresh evaluation per quantity.
+  auto fresh_flip_gradient = [&](const Matrix<double>& batch) {
+    MlpEnergy<double>::BatchEvaluation fresh;
+    fresh.bind(model, batch);
     Vector<double> g = Vector<double>::Zero(model.num_params());
-    model.accumulate_flip_gradient(X, rows, bits, unit, g, BaseForward::Reuse);
+    fresh.accumulate_flip_gradient(rows, bits, energy_dependent, g);
     return g;
   };
-  model.input_gradient(X, G);
-  CHECK(compare_gradients(reused(), expected).relative_error < 1e-14);
-  // After a call on another batch, Reuse must not pick up that batch's forward pass.
-  model.input_gradient(X, G);
-  Vector<double> e;
-  model.energy(other, e);
-  CHECK(compare_gradients(reused(), expected).relative_error < 1e-14);
-  model.input_gradient(other, G);
-  CHECK(compare_gradients(reused(), expected).relative_error < 1e-14);
+  MlpEnergy<double>::BatchEvaluation evaluation, another;
+  evaluation.bind(model, X);
+  another.bind(model, other);  // a second evaluation of the same const model does not interfere
+  Matrix<double> G, G_expected;
+  evaluation.input_gradient(G);
+  model.input_gradient(X, G_expected);
+  CHECK(compare_gradients(G.reshaped(), G_expected.reshaped()).relative_error < 1e-14);
+  Vector<double> g = Vector<double>::Zero(model.num_params());
+  evaluation.accumulate_flip_gradient(rows, bits, energy_dependent, g);
+  CHECK(compare_gradients(g, fresh_flip_gradient(X)).relative_error < 1e-14);
+  // Accept half of a list of flips: the batch, energies, input gradient and flip gradient
+  // afterwards equal those of a fresh evaluation of the flipped batch.
+  Vector<double> delta;
+  evaluation.flip_deltas(rows, bits, delta);
+  IndexVector accepted(3);
+  accepted << 0, 4, 7;
+  evaluation.accept_flips(accepted);
+  Matrix<double> moved = X;
+  for (const Index t : {0, 4, 7}) moved(rows(t), bits(t)) = 1 - moved(rows(t), bits(t));
+  REQUIRE(evaluation.batch() == moved);
+  Vector<double> e_moved;
+  model.energy(moved, e_moved);
+  CHECK(compare_gradients(evaluation.energy(), e_moved).relative_error < 1e-14);
+  g.setZero();
+  evaluation.accumulate_flip_gradient(rows, bits, energy_dependent, g);
+  CHECK(compare_gradients(g, fresh_flip_gradient(moved)).relative_error < 1e-13);
+  evaluation.input_gradient(G);
+  model.input_gradient(moved, G_expected);
+  CHECK(compare_gradients(G.reshaped(), G_expected.reshaped()).relative_error < 1e-13);
+  // accept_flips refers to the last flip_deltas list, each row once.
+  REQUIRE_THROWS_WITH(evaluation.accept_flips(accepted), Contains("outside the last flip list"));
+  evaluation.flip_deltas(rows, bits, delta);
+  IndexVector twice(2);
+  twice << 1, 1;
+  REQUIRE_THROWS_WITH(evaluation.accept_flips(twice), Contains("a second time"));
+}
+
+TEST_CASE("a const MlpEnergy is shared by threads, each with its own evaluation", "[models][mlp][threads]") {
+  std::mt19937_64 rng(27);
+  const Index d = 20, n = 40;
+  MlpEnergy<double> trained(d, {16, 16}, Activation::Swish);
+  trained.initialize(rng);
+  const MlpEnergy<double>& model = trained;
+  std::vector<Matrix<double>> batches;
+  for (int k = 0; k < 4; ++k) batches.push_back(random_binary<double>(n, d, rng));
+  auto all_deltas = [&](const Matrix<double>& X) {
+    MlpEnergy<double>::BatchEvaluation evaluation;
+    evaluation.bind(model, X);
+    Matrix<double> D;
+    evaluation.flip_deltas(D);
+    Matrix<double> G;
+    evaluation.input_gradient(G);
+    return std::pair{D, G};
+  };
+  std::vector<std::pair<Matrix<double>, Matrix<double>>> serial, parallel(batches.size());
+  for (const auto& X : batches) serial.push_back(all_deltas(X));
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < batches.size(); ++k)
+    threads.emplace_back([&, k] {
+      ScopedThreads one(1);  // no nested OpenMP teams inside the test's own threads
+      for (int repeat = 0; repeat < 20; ++repeat) parallel[k] = all_deltas(batches[k]);
+    });
+  for (auto& thread : threads) thread.join();
+  for (std::size_t k = 0; k < batches.size(); ++k) {
+    CHECK(parallel[k].first == serial[k].first);
+    CHECK(parallel[k].second == serial[k].second);
+  }
+}
+
+TEMPLATE_TEST_CASE("MlpEnergy's evaluation passes check_evaluation for every activation", "[models][mlp][flips]",
+                   float, double) {
+  std::mt19937_64 rng(28);
+  for (const Activation activation : {Activation::Swish, Activation::Tanh, Activation::Elu, Activation::Softplus}) {
+    MlpEnergy<TestType> model(14, {11, 9}, activation);
+    model.initialize(rng);
+    model.params() *= TestType(2);
+    const auto X = random_binary<TestType>(23, 14, rng);
+    for (const int threads : thread_counts()) {
+      ScopedThreads scoped(threads);
+      const EvaluationCheck check = check_evaluation(model, X, 3);
+      INFO("threads " << threads << ": energy " << check.energy << ", input gradient " << check.input_gradient
+                      << ", param gradient " << check.param_gradient << ", all deltas " << check.all_flip_deltas
+                      << ", selected " << check.selected_flip_deltas << ", flip gradient " << check.flip_gradient
+                      << ", scan " << check.gibbs_scan);
+      CHECK(check.passed(Tolerance<TestType>::relative * 10));
+    }
+  }
+  // One hidden layer less: the output layer sits right on the first.
+  MlpEnergy<TestType> linear(9, {}, Activation::Swish);
+  linear.initialize(rng);
+  CHECK(check_evaluation(linear, random_binary<TestType>(5, 9, rng)).passed(Tolerance<TestType>::relative * 10));
 }
 
 TEST_CASE("MlpEnergy::initialize draws like torch.nn.Linear: uniform in ±1/sqrt(fan_in)", "[models][mlp]") {
@@ -243,11 +331,19 @@ TEST_CASE("MlpEnergy rejects bad input with a clear message", "[models][mlp][err
                       "ratiomatch::MlpEnergy::accumulate_param_gradient: g.size() (5) must equal "
                       "model.num_params() (19)");
   Matrix<float> D;
-  REQUIRE_THROWS_WITH(model.flip_deltas(X, D), Contains("ratiomatch::MlpEnergy::flip_deltas: X(2, 0) = -1"));
+  REQUIRE_THROWS_WITH(flip_deltas(model, X, D), Contains("ratiomatch::flip_deltas: X(2, 0) = -1"));
   IndexVector rows(1), bits(1);
   rows << 0;
   bits << 4;
   Vector<float> delta;
-  REQUIRE_THROWS_WITH(model.flip_deltas(Matrix<float>::Zero(1, 4), rows, bits, delta), Contains("bit index"));
+  REQUIRE_THROWS_WITH(flip_deltas(model, Matrix<float>::Zero(1, 4), rows, bits, delta),
+                      Contains("bits(0) (4) is outside [0, 4)"));
+  MlpEnergy<float>::BatchEvaluation evaluation;
+  evaluation.bind(model, Matrix<float>::Zero(1, 4));
+  REQUIRE_THROWS_WITH(evaluation.flip_deltas(rows, bits, delta),
+                      Contains("ratiomatch::MlpEnergy::BatchEvaluation::flip_deltas: bits(0) (4)"));
+  rows << 1;
+  bits << 0;
+  REQUIRE_THROWS_WITH(evaluation.flip_deltas(rows, bits, delta), Contains("rows(0) (1) is outside [0, 1)"));
   REQUIRE_THROWS_WITH(MlpEnergy<float>(4, {3, 0}), "ratiomatch::MlpEnergy::MlpEnergy: hidden[1] (0) must be positive");
 }

@@ -332,8 +332,8 @@ double fraction_of_equal_rows(const Matrix<S>& A, const Matrix<S>& B) {
 template <class M, class Advance>
 void compare_fast_and_generic(M& model, double min_equal_fraction, Advance advance) {
   using S = typename M::Scalar;
-  static_assert(HasSelectedFlipDeltas<M>);
-  static_assert(!HasSelectedFlipDeltas<RequiredOnly<M>> && !HasFlipDeltas<RequiredOnly<M>>);
+  static_assert(HasBatchEvaluation<M>);
+  static_assert(!HasBatchEvaluation<RequiredOnly<M>>);
   const RequiredOnly<M> generic(model);
   std::mt19937_64 rng_fast(77), rng_generic(77);
   Matrix<S> X_fast = random_binary<S>(2000, model.dim(), rng_fast);

@@ -75,6 +75,19 @@ void check_batch(std::string_view where, const Eigen::MatrixBase<Derived>& X, In
   check_binary(where, X);
 }
 
+/// @brief The checks of a list of single-bit flips `(rows(t), bits(t))` of an `n × d` batch:
+/// equal lengths, every row in `[0, n)`, every bit in `[0, d)`.
+/// @throws std::invalid_argument naming the first offending flip
+inline void check_flip_list(std::string_view where, Index n, Index d, const IndexVector& rows, const IndexVector& bits) {
+  check_size_match(where, "bits.size()", bits.size(), "rows.size()", rows.size());
+  for (Index t = 0; t < rows.size(); ++t) {
+    if (rows(t) < 0 || rows(t) >= n)
+      throw std::invalid_argument(detail::message(where, "rows(", t, ") (", rows(t), ") is outside [0, ", n, ")"));
+    if (bits(t) < 0 || bits(t) >= d)
+      throw std::invalid_argument(detail::message(where, "bits(", t, ") (", bits(t), ") is outside [0, ", d, ")"));
+  }
+}
+
 /// @brief Throws `NumericalError` unless the scalar `value` is finite.
 template <class T>
   requires std::is_arithmetic_v<T>

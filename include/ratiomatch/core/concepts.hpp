@@ -2,16 +2,14 @@
 /// @file
 /// @brief The requirements a model must meet (see docs/model_requirements.md).
 ///
-/// A model is any plain class with these members; there is no base class.
+/// A model is any plain class with these members; there is no base class. Its optional
+/// speed-ups live in one member type, its batch evaluation (`core/batch_evaluation.hpp`).
 
 #include <concepts>
 
 #include "ratiomatch/core/types.hpp"
 
 namespace ratiomatch {
-
-/// @brief A column of indices (rows or bits of a batch).
-using IndexVector = Eigen::Matrix<Index, Eigen::Dynamic, 1>;
 
 /// @brief What every estimator, sampler and optimizer needs of an energy model.
 ///
@@ -34,36 +32,6 @@ concept EnergyModel =
       cm.accumulate_param_gradient(X, c, g);
     };
 
-/// @brief Optional: exact energy changes of all single-bit flips without materialising flipped rows.
-///
-/// `m.flip_deltas(X, D)`: `D` resized to `n × d`, `D(r, i) = E(x_r with bit i flipped) − E(x_r)`.
-template <class M>
-concept HasFlipDeltas =
-    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, Matrix<typename M::Scalar>& D) {
-      cm.flip_deltas(X, D);
-    };
-
-/// @brief Optional: exact energy changes of a list of (row, bit) flips.
-///
-/// `m.flip_deltas(X, rows, bits, delta)`: `delta` resized to `k = rows.size()`,
-/// `delta(t) = E(x_{rows(t)} with bit bits(t) flipped) − E(x_{rows(t)})`.
-/// Sampled estimators use it so that s flips per row cost s, not d.
-template <class M>
-concept HasSelectedFlipDeltas =
-    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, const IndexVector& rows,
-                               const IndexVector& bits, Vector<typename M::Scalar>& delta) {
-      cm.flip_deltas(X, rows, bits, delta);
-    };
-
-/// @brief Whether a fused flip pass (`accumulate_flip_gradient`) evaluates the batch's own
-/// forward pass or reuses the one its model just did.
-enum class BaseForward {
-  Compute,  ///< evaluate the forward pass of `X`
-  Reuse,    ///< the model's previous call was `input_gradient(X, …)` on this same `X`, and the
-            ///< parameters have not changed since: reuse that forward pass (models that
-            ///< cannot tell compute it anyway)
-};
-
 namespace detail {
 /// Stand-in for the coefficient callback of `accumulate_flip_gradient` in concept checks.
 template <class S>
@@ -72,39 +40,42 @@ struct FlipCoefficientArchetype {
 };
 }  // namespace detail
 
-/// @brief Optional: a fused pass computing the flipped energies of a list of (row, bit) flips
-/// and the gradient of any objective of them.
+/// @brief A batch evaluation of model `M`: an object bound to one batch that owns the cached
+/// forward state of that batch and answers every question the estimators and samplers ask
+/// about it (see `core/batch_evaluation.hpp` for the meaning of each member).
 ///
-/// `m.accumulate_flip_gradient(X, rows, bits, coefficient, g)` computes, block by block,
-/// `ΔE_t = E(x_{rows(t)} with bit bits(t) flipped) − E(x_{rows(t)})`, calls
-/// `coefficient(start, delta, c)` for the block of flips `start … start + delta.size() − 1`
-/// (which writes `c_t`; it may be called concurrently for disjoint blocks and must not throw),
-/// and accumulates `g += Σ_t c_t (∇_θE(x_{rows(t)} with bit bits(t) flipped) − ∇_θE(x_{rows(t)}))`.
-/// Every flip is passed to `coefficient` exactly once. Estimators use it so that each
-/// flipped row is evaluated once for both its energy and its gradient.
-template <class M>
-concept HasFlipGradient =
-    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, const IndexVector& rows,
-                               const IndexVector& bits,
-                               const detail::FlipCoefficientArchetype<typename M::Scalar>& coefficient,
-                               Vector<typename M::Scalar>& g) {
-      cm.accumulate_flip_gradient(X, rows, bits, coefficient, g);
+/// `Ev::Model` is `M` and `Ev::Scalar` is `M::Scalar`. With `ev` an `Ev`, `X` a batch and
+/// `rows`/`bits`/`accepted` index lists:
+/// `ev.bind(model, X)`, `ev.model()`, `ev.batch()`, `ev.energy()`, `ev.input_gradient(G)`,
+/// `ev.accumulate_param_gradient(c, g)`, `ev.flip_deltas(D)`, `ev.flip_deltas(rows, bits, delta)`,
+/// `ev.accumulate_flip_gradient(rows, bits, coefficient, g)` and `ev.accept_flips(accepted)`.
+template <class Ev, class M>
+concept BatchEvaluationOf =
+    std::default_initializable<Ev> && std::movable<Ev> && std::same_as<typename Ev::Model, M> &&
+    std::same_as<typename Ev::Scalar, typename M::Scalar> &&
+    requires(Ev& ev, const Ev& cev, const M& model, const Matrix<typename M::Scalar>& X, Matrix<typename M::Scalar>& G,
+             const Vector<typename M::Scalar>& c, Vector<typename M::Scalar>& g, const IndexVector& rows,
+             const IndexVector& bits, Vector<typename M::Scalar>& delta,
+             const detail::FlipCoefficientArchetype<typename M::Scalar>& coefficient) {
+      ev.bind(model, X);
+      { cev.model() } -> std::convertible_to<const M&>;
+      { cev.batch() } -> std::convertible_to<const Matrix<typename M::Scalar>&>;
+      { cev.energy() } -> std::convertible_to<const Vector<typename M::Scalar>&>;
+      ev.input_gradient(G);
+      ev.accumulate_param_gradient(c, g);
+      ev.flip_deltas(G);
+      ev.flip_deltas(rows, bits, delta);
+      ev.accumulate_flip_gradient(rows, bits, coefficient, g);
+      ev.accept_flips(rows);
     };
 
-/// @brief Optional: incremental single-bit scans, for Gibbs sweeps.
+/// @brief Optional: the model supplies its own batch evaluation, `M::BatchEvaluation`.
 ///
-/// `m.begin_flip_scan(X)` caches what the model needs about every row of `X`;
-/// `m.scan_flip_deltas(X, i, delta)` then writes `delta(r) = E(x_r with bit i flipped) − E(x_r)`
-/// for every row. Between two `scan_flip_deltas` calls `X` may change only in the column of the
-/// earlier call (a row either keeps its bit or takes the flip); the model brings its cache up
-/// to date from that column, so a bit costs one pass of flipped rows and no pass of `X` itself.
+/// Without it the library's `GenericEvaluation<M>`, built from the six required members, is
+/// used; `EvaluationFor<M>` (`core/batch_evaluation.hpp`) is the one place that chooses.
 template <class M>
-concept HasFlipScan =
-    EnergyModel<M> && requires(const M& cm, const Matrix<typename M::Scalar>& X, Index i,
-                               Vector<typename M::Scalar>& delta) {
-      cm.begin_flip_scan(X);
-      cm.scan_flip_deltas(X, i, delta);
-    };
+concept HasBatchEvaluation =
+    EnergyModel<M> && requires { typename M::BatchEvaluation; } && BatchEvaluationOf<typename M::BatchEvaluation, M>;
 
 /// @brief Optional: the energy's continuous extension at real-valued inputs.
 ///

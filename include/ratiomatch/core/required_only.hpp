@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief `RequiredOnly`: a view of a model that hides its optional capabilities.
+/// @brief `RequiredOnly`: a view of a model that hides its batch evaluation.
 
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/types.hpp"
@@ -8,8 +8,8 @@
 namespace ratiomatch {
 
 /// @brief Forwards exactly the members `EnergyModel` requires to the model it views, and
-/// nothing else, so estimators take their generic path (flipped rows materialised block by
-/// block). For comparing a fast path with the fallback in tests and benchmarks.
+/// nothing else, so estimators and samplers use `GenericEvaluation` (flipped rows materialised
+/// block by block). For comparing a fast path with the fallback in tests and benchmarks.
 /// @tparam M an `EnergyModel`; the view holds a pointer and must not outlive the model
 template <EnergyModel M>
 class RequiredOnly {

@@ -21,4 +21,7 @@ using RowMajorMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 /// @brief Index type of every size and position (Eigen's signed index).
 using Index = Eigen::Index;
 
+/// @brief A column of indices (rows or bits of a batch).
+using IndexVector = Eigen::Matrix<Index, Eigen::Dynamic, 1>;
+
 }  // namespace ratiomatch

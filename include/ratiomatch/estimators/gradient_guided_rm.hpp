@@ -6,6 +6,7 @@
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
+#include "ratiomatch/core/workspace_cache.hpp"
 #include "ratiomatch/estimators/flip_objective.hpp"
 #include "ratiomatch/estimators/proposal.hpp"
 #include "ratiomatch/estimators/ratio_objective.hpp"
@@ -70,25 +71,30 @@ class GradientGuidedRM {
   template <class M, class Rng>
   typename M::Scalar run(std::string_view where, const M& model, const Matrix<typename M::Scalar>& X, Rng& rng,
                          Vector<typename M::Scalar>* grad) const {
+    using S = typename M::Scalar;
     check_batch(where, X, model.dim());
     if (variant_ == GuidedVariant::Advanced && s_ > X.cols())
       throw std::invalid_argument(detail::message(where, "s (", s_, ") must not exceed model.dim() (", X.cols(),
                                                   ") for the advanced variant, which draws s distinct bits"));
-    auto& ws = workspaces_.template get<typename M::Scalar>();
-    model.input_gradient(X, ws.input_gradient);
+    auto& ws = workspaces_.template get<detail::EstimatorWorkspace<M>>();
+    // One forward pass of X serves the proposal's input gradient and the flips.
+    ws.evaluation.bind(model, X);
+    ws.evaluation.input_gradient(ws.input_gradient);
     check_finite(where, "input gradient", ws.input_gradient);
-    detail::log_proposal_from_gradient<Objective>(X, ws.input_gradient, ws.log_proposal, ws.row_max, ws.row_log_z);
+    detail::log_flip_proposal<Objective>(X, ws.input_gradient, S(1), ws.flips);
+    check_finite(where, "proposal logit", ws.flips.log_proposal);
     if (variant_ == GuidedVariant::Basic)
-      detail::draw_with_replacement(ws.log_proposal, s_, rng, ws);
+      detail::draw_with_replacement(s_, rng, ws.flips);
     else
-      detail::draw_without_replacement(ws.log_proposal, s_, rng, ws);
-    // The model's last call was input_gradient(X, …): its forward pass of X can be reused.
-    return detail::evaluate_flip_objective<Objective>(where, model, X, ws, false, grad, BaseForward::Reuse);
+      detail::draw_without_replacement(s_, rng, ws.flips);
+    if (grad != nullptr) return detail::flip_objective_loss_and_gradient<Objective>(where, ws, *grad);
+    ws.evaluation.flip_deltas(ws.flips.rows, ws.flips.bits, ws.delta);
+    return detail::flip_objective_loss<Objective>(where, ws);
   }
 
   Index s_;
   GuidedVariant variant_;
-  mutable detail::FlipWorkspaces workspaces_;
+  mutable detail::WorkspaceCache workspaces_;
 };
 
 }  // namespace ratiomatch

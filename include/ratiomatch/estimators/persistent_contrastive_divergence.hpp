@@ -9,34 +9,29 @@
 #include <type_traits>
 #include <utility>
 
+#include "ratiomatch/core/batch_evaluation.hpp"
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/errors.hpp"
 #include "ratiomatch/core/types.hpp"
+#include "ratiomatch/core/workspace_cache.hpp"
 #include "ratiomatch/samplers/sampler_support.hpp"
 
 namespace ratiomatch {
 
 namespace detail {
 
-/// A sampler whose transition is a sweep over all bits: `sampler.sweep(model, X, rng)` (`GibbsSampler`).
-template <class Sampler, class M, class Rng>
-concept SweepingSampler = requires(const Sampler& sampler, const M& model, Matrix<typename M::Scalar>& X, Rng& rng) {
-  sampler.sweep(model, X, rng);
-};
-
-/// A sampler whose transition is one proposal per chain: `sampler.step(model, X, rng)` (`GibbsWithGradients`).
-template <class Sampler, class M, class Rng>
-concept SteppingSampler = requires(const Sampler& sampler, const M& model, Matrix<typename M::Scalar>& X, Rng& rng) {
-  sampler.step(model, X, rng);
-};
-
-/// The persistent chains of one scalar type and the buffers of an update, sized once and reused.
+/// The persistent chains of one scalar type.
 template <class S>
 struct PcdState {
   Matrix<S> chains;      // the persistent chains, m × d (0 × 0 until the first call or after reset)
-  Matrix<S> next;        // the chains being advanced; swapped into `chains` when a gradient call succeeds
-  Vector<S> data_energy, chain_energy;
+};
+
+/// What a gradient call needs for model `M`, sized once and reused.
+template <class M>
+struct PcdScratch {
+  using S = typename M::Scalar;
+  EvaluationFor<M> data, chains;        // the data batch and the chains being advanced
   Vector<S> data_weight, chain_weight;  // 1/n and −1/m
 };
 
@@ -75,10 +70,11 @@ struct PcdState {
 ///
 /// The chains are mutable state of a const object (so that a `const` estimator, as the
 /// trainer holds it, can update them): one instance must not be used from two threads at once.
-/// @tparam Sampler `GibbsSampler` (one transition = `sampler.sweep`, a systematic scan over
-///   all bits) or `GibbsWithGradients` (one transition = `sampler.step`, one proposal per
-///   chain); any class with `sweep(model, X, rng)` or `step(model, X, rng)` updating the chains
-///   `X` in place works (`sweep` is preferred when it has both)
+/// @tparam Sampler `GibbsSampler` (one transition = a systematic scan over all bits) or
+///   `GibbsWithGradients` (one transition = one proposal per chain); any class with
+///   `transition(evaluation, rng)` advancing the chains held by a bound batch evaluation
+///   (`core/batch_evaluation.hpp`) works. The chains' evaluation stays bound through the
+///   transitions of an update and gives the chains' energies and gradient.
 template <class Sampler>
 class PersistentContrastiveDivergence {
  public:
@@ -154,57 +150,47 @@ class PersistentContrastiveDivergence {
   static constexpr std::string_view where_gradient = "ratiomatch::PersistentContrastiveDivergence::loss_and_gradient";
   static constexpr std::string_view where_loss = "ratiomatch::PersistentContrastiveDivergence::loss";
 
-  // One transition of every chain (row) of `chains`, in place.
-  template <class M, class Rng>
-  void transition(const M& model, Matrix<typename M::Scalar>& chains, Rng& rng) const {
-    if constexpr (detail::SweepingSampler<Sampler, M, Rng>)
-      sampler_.sweep(model, chains, rng);
-    else
-      sampler_.step(model, chains, rng);
-  }
-
   template <class M, class Rng>
   typename M::Scalar run(std::string_view where, const M& model, const Matrix<typename M::Scalar>& X, Rng& rng,
                          Vector<typename M::Scalar>* grad) const {
     using S = typename M::Scalar;
-    static_assert(detail::SweepingSampler<Sampler, M, Rng> || detail::SteppingSampler<Sampler, M, Rng>,
-                  "PersistentContrastiveDivergence needs a sampler with sweep(model, X, rng) or step(model, X, rng), "
+    static_assert(requires(const Sampler& sampler, EvaluationFor<M>& chains) { sampler.transition(chains, rng); },
+                  "PersistentContrastiveDivergence needs a sampler with transition(evaluation, rng), "
                   "e.g. GibbsSampler or GibbsWithGradients");
     check_batch(where, X, model.dim());
     auto& st = state_.template get<S>();
+    auto& ws = scratch_.template get<detail::PcdScratch<M>>();
     const Index n = X.rows(), m = num_chains_, d = model.dim();
 
-    // The chains to advance: a copy of the persistent ones, or fresh uniform bits.
+    // The chains to advance: the persistent ones, or fresh uniform bits; they are committed
+    // to `st.chains` only after everything succeeded.
     const bool fresh = st.chains.rows() != m || st.chains.cols() != d;
     if (fresh)
-      st.next = detail::uniform_bits<S>(m, d, rng);
+      ws.chains.bind(model, detail::uniform_bits<S>(m, d, rng));
     else
-      st.next = st.chains;  // same size from call to call: no allocation
+      ws.chains.bind(model, st.chains);
     try {
-      for (Index t = 0; t < steps_per_update_; ++t) transition(model, st.next, rng);
+      for (Index t = 0; t < steps_per_update_; ++t) sampler_.transition(ws.chains, rng);
     } catch (const NumericalError& e) {
       throw NumericalError(detail::message(where, "the sampler failed while advancing the chains: ", e.what()));
     }
 
-    model.energy(X, st.data_energy);
-    check_finite(where, "data energy", st.data_energy);
-    model.energy(st.next, st.chain_energy);
-    check_finite(where, "chain energy", st.chain_energy);
-    const double surrogate = st.data_energy.template cast<double>().mean() -
-                             st.chain_energy.template cast<double>().mean();
+    ws.data.bind(model, X);
+    check_finite(where, "data energy", ws.data.energy());
+    check_finite(where, "chain energy", ws.chains.energy());
+    const double surrogate = ws.data.energy().template cast<double>().mean() -
+                             ws.chains.energy().template cast<double>().mean();
     const S value = static_cast<S>(surrogate);
     check_finite(where, "loss", value);
     if (grad == nullptr) return value;  // loss(): the persistent chains are left unchanged
 
     grad->setZero(model.num_params());
-    if (st.data_weight.size() != n) st.data_weight.resize(n);
-    st.data_weight.setConstant(S(1) / static_cast<S>(n));
-    if (st.chain_weight.size() != m) st.chain_weight.resize(m);
-    st.chain_weight.setConstant(S(-1) / static_cast<S>(m));
-    model.accumulate_param_gradient(X, st.data_weight, *grad);
-    model.accumulate_param_gradient(st.next, st.chain_weight, *grad);
+    ws.data_weight.setConstant(n, S(1) / static_cast<S>(n));
+    ws.chain_weight.setConstant(m, S(-1) / static_cast<S>(m));
+    ws.data.accumulate_param_gradient(ws.data_weight, *grad);
+    ws.chains.accumulate_param_gradient(ws.chain_weight, *grad);
     check_finite(where, "gradient", *grad);
-    st.chains.swap(st.next);  // commit only after everything succeeded
+    st.chains = ws.chains.batch();  // commit only after everything succeeded
     return value;
   }
 
@@ -212,6 +198,7 @@ class PersistentContrastiveDivergence {
   Index num_chains_;
   Index steps_per_update_;
   mutable detail::PerScalar<detail::PcdState> state_;
+  mutable detail::WorkspaceCache scratch_;
 };
 
 }  // namespace ratiomatch

@@ -1,12 +1,18 @@
 #pragma once
 /// @file
-/// @brief The gradient-guided proposal over which bit to flip.
+/// @brief The gradient-guided proposal over which bit to flip, and its categorical draws —
+/// the one place used by `GradientGuidedRM` and by `GibbsWithGradients`.
 
+#include <algorithm>
 #include <cmath>
-#include <limits>
+#include <random>
+#include <string_view>
+#include <vector>
 
+#include "ratiomatch/core/batch_evaluation.hpp"
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
+#include "ratiomatch/core/random.hpp"
 #include "ratiomatch/core/types.hpp"
 #include "ratiomatch/estimators/ratio_objective.hpp"
 
@@ -14,22 +20,113 @@ namespace ratiomatch {
 
 namespace detail {
 
-/// Log proposal from a precomputed input gradient `G`: the first-order estimate of each
-/// flip's energy change is `ΔẼ_i = −(2x−1)_i ∂_iE`, and `log n(i) = log f(ΔẼ_i) − logsumexp`.
-/// Column by column (the batch is column-major), with workspaces for each row's maximum and
-/// log normaliser.
+/// A list of flips `(rows(t), bits(t))` with log importance weights, and the scratch of the
+/// proposal it was drawn from; sized once and reused.
+template <class S>
+struct FlipSample {
+  IndexVector rows, bits;
+  Vector<S> log_weight;        // log w_t
+  Matrix<S> log_proposal;      // log n(i | x_r), n × d
+  Matrix<S> proposal;          // exp(log_proposal)
+  Vector<S> row_max, row_log_z;
+  std::vector<double> probability;
+  std::vector<char> taken;
+};
+
+/// Log proposal from an input gradient `G` at inverse temperature `beta`: the first-order
+/// estimate of each flip's change of `βE` is `ΔẼ_i = −β (2x−1)_i ∂_iE`, and
+/// `log n(i) = log f(ΔẼ_i) − logsumexp_j log f(ΔẼ_j)`. Written into `sample.log_proposal`
+/// column by column (the batch is column-major), maximum subtracted per row.
 template <RatioObjective Objective, class S>
-void log_proposal_from_gradient(const Matrix<S>& X, const Matrix<S>& G, Matrix<S>& log_n, Vector<S>& row_max,
-                                Vector<S>& row_log_z) {
+void log_flip_proposal(const Matrix<S>& X, const Matrix<S>& G, S beta, FlipSample<S>& sample) {
+  Matrix<S>& log_n = sample.log_proposal;
   log_n.resize(X.rows(), X.cols());
   for (Index j = 0; j < X.cols(); ++j)
     for (Index r = 0; r < X.rows(); ++r) {
-      const S taylor_delta = -(S(2) * X(r, j) - S(1)) * G(r, j);
+      const S taylor_delta = -beta * (S(2) * X(r, j) - S(1)) * G(r, j);
       log_n(r, j) = Objective::log_value(taylor_delta);
     }
-  row_max = log_n.rowwise().maxCoeff();
-  row_log_z.array() = row_max.array() + (log_n.colwise() - row_max).array().exp().rowwise().sum().log();
-  log_n.colwise() -= row_log_z;
+  sample.row_max = log_n.rowwise().maxCoeff();
+  sample.proposal = log_n.colwise() - sample.row_max;  // workspace for the shifted logits
+  sample.row_log_z = sample.proposal.array().exp().rowwise().sum().log().matrix();
+  sample.row_log_z += sample.row_max;
+  log_n.colwise() -= sample.row_log_z;
+}
+
+/// `s` draws per row from the row's proposal `exp(log_proposal)`, with replacement (inverse
+/// CDF, one `uniform_open01` per draw, row by row), each weighted `1/(s · n(i))`.
+template <class S, class Rng>
+void draw_with_replacement(Index s, Rng& rng, FlipSample<S>& sample) {
+  const Matrix<S>& log_n = sample.log_proposal;
+  const Index n = log_n.rows(), d = log_n.cols();
+  sample.rows.resize(n * s);
+  sample.bits.resize(n * s);
+  sample.log_weight.resize(n * s);
+  sample.probability.resize(static_cast<std::size_t>(d));
+  sample.proposal = log_n.array().exp();  // vectorised; the CDF is then summed in double
+  const S log_s = std::log(static_cast<S>(s));
+  for (Index r = 0; r < n; ++r) {
+    double cumulative = 0;
+    for (Index i = 0; i < d; ++i) sample.probability[i] = cumulative += static_cast<double>(sample.proposal(r, i));
+    for (Index t = 0; t < s; ++t) {
+      const double u = uniform_open01(rng) * cumulative;
+      // First entry whose CDF exceeds u (never one of probability 0); clamp against rounding.
+      const auto it = std::upper_bound(sample.probability.begin(), sample.probability.end(), u);
+      const Index i = std::min<Index>(it - sample.probability.begin(), d - 1);
+      sample.rows(r * s + t) = r;
+      sample.bits(r * s + t) = i;
+      sample.log_weight(r * s + t) = -log_s - log_n(r, i);
+    }
+  }
+}
+
+/// `s` distinct bits per row, drawn successively without replacement from the row's proposal
+/// (each next bit ∝ the proposal over the bits not yet taken), each weighted 1.
+template <class S, class Rng>
+void draw_without_replacement(Index s, Rng& rng, FlipSample<S>& sample) {
+  const Matrix<S>& log_n = sample.log_proposal;
+  const Index n = log_n.rows(), d = log_n.cols();
+  sample.rows.resize(n * s);
+  sample.bits.resize(n * s);
+  sample.log_weight.setZero(n * s);
+  sample.probability.resize(static_cast<std::size_t>(d));
+  sample.taken.resize(static_cast<std::size_t>(d));
+  sample.proposal = log_n.array().exp();  // vectorised; sums are then taken in double
+  std::vector<double>& probability = sample.probability;
+  std::vector<char>& taken = sample.taken;
+  for (Index r = 0; r < n; ++r) {
+    double remaining = 0;
+    for (Index i = 0; i < d; ++i) remaining += probability[i] = static_cast<double>(sample.proposal(r, i));
+    std::fill(taken.begin(), taken.end(), char{0});
+    for (Index t = 0; t < s; ++t) {
+      const double u = uniform_open01(rng) * remaining;
+      double cumulative = 0;
+      Index chosen = -1, last_free = -1;
+      for (Index i = 0; i < d; ++i) {
+        if (taken[i]) continue;
+        last_free = i;
+        cumulative += probability[i];
+        if (cumulative >= u) {
+          chosen = i;
+          break;
+        }
+      }
+      if (chosen < 0) chosen = last_free;  // rounding left u just above the sum
+      taken[chosen] = 1;
+      remaining -= probability[chosen];
+      if (!(remaining > 0)) {  // the rest underflowed or cancelled: recompute it exactly
+        remaining = 0;
+        for (Index i = 0; i < d; ++i)
+          if (!taken[i]) remaining += probability[i];
+        if (!(remaining > 0)) {  // every free bit has probability 0 in double: take them in order
+          for (Index i = 0; i < d; ++i)
+            if (!taken[i]) probability[i] = 1, remaining += 1;
+        }
+      }
+      sample.rows(r * s + t) = r;
+      sample.bits(r * s + t) = chosen;
+    }
+  }
 }
 
 }  // namespace detail
@@ -46,13 +143,17 @@ void log_proposal_from_gradient(const Matrix<S>& X, const Matrix<S>& G, Matrix<S
 /// @throws NumericalError if the input gradient is not finite
 template <RatioObjective Objective = SquaredRatio, EnergyModel M>
 void gradient_guided_proposal(const M& model, const Matrix<typename M::Scalar>& X, Matrix<typename M::Scalar>& log_n) {
+  using S = typename M::Scalar;
   constexpr std::string_view where = "ratiomatch::gradient_guided_proposal";
   check_batch(where, X, model.dim());
-  Matrix<typename M::Scalar> G;
-  model.input_gradient(X, G);
+  EvaluationFor<M> evaluation;
+  evaluation.bind(model, X);
+  Matrix<S> G;
+  evaluation.input_gradient(G);
   check_finite(where, "input gradient", G);
-  Vector<typename M::Scalar> row_max, row_log_z;
-  detail::log_proposal_from_gradient<Objective>(X, G, log_n, row_max, row_log_z);
+  detail::FlipSample<S> sample;
+  detail::log_flip_proposal<Objective>(X, G, S(1), sample);
+  log_n = sample.log_proposal;
 }
 
 }  // namespace ratiomatch

@@ -6,6 +6,7 @@
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
+#include "ratiomatch/core/workspace_cache.hpp"
 #include "ratiomatch/estimators/flip_objective.hpp"
 #include "ratiomatch/estimators/ratio_objective.hpp"
 
@@ -59,12 +60,19 @@ class RatioMatching {
   typename M::Scalar run(std::string_view where, const M& model, const Matrix<typename M::Scalar>& X,
                          Vector<typename M::Scalar>* grad) const {
     check_batch(where, X, model.dim());
-    auto& ws = workspaces_.template get<typename M::Scalar>();
-    detail::all_flips(X.rows(), X.cols(), ws);
-    return detail::evaluate_flip_objective<Objective>(where, model, X, ws, true, grad);
+    auto& ws = workspaces_.template get<detail::EstimatorWorkspace<M>>();
+    ws.evaluation.bind(model, X);
+    const Index n = X.rows(), d = X.cols();
+    detail::all_flips(n, d, ws.flips);
+    if (grad != nullptr) return detail::flip_objective_loss_and_gradient<Objective>(where, ws, *grad);
+    // All n × d energy changes at once, in the flip list's order (row by row).
+    ws.evaluation.flip_deltas(ws.all_deltas);
+    ws.delta.resize(n * d);
+    Eigen::Map<RowMajorMatrix<typename M::Scalar>>(ws.delta.data(), n, d) = ws.all_deltas;
+    return detail::flip_objective_loss<Objective>(where, ws);
   }
 
-  mutable detail::FlipWorkspaces workspaces_;
+  mutable detail::WorkspaceCache workspaces_;
 };
 
 }  // namespace ratiomatch

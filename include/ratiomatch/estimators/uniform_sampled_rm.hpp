@@ -8,6 +8,7 @@
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/random.hpp"
+#include "ratiomatch/core/workspace_cache.hpp"
 #include "ratiomatch/estimators/flip_objective.hpp"
 #include "ratiomatch/estimators/ratio_objective.hpp"
 
@@ -57,21 +58,25 @@ class UniformSampledRM {
                          Vector<typename M::Scalar>* grad) const {
     using S = typename M::Scalar;
     check_batch(where, X, model.dim());
-    auto& ws = workspaces_.template get<S>();
+    auto& ws = workspaces_.template get<detail::EstimatorWorkspace<M>>();
+    ws.evaluation.bind(model, X);
     const Index n = X.rows(), d = X.cols();
-    ws.rows.resize(n * s_);
-    ws.bits.resize(n * s_);
+    auto& flips = ws.flips;
+    flips.rows.resize(n * s_);
+    flips.bits.resize(n * s_);
     for (Index r = 0; r < n; ++r)
       for (Index t = 0; t < s_; ++t) {
-        ws.rows(r * s_ + t) = r;
-        ws.bits(r * s_ + t) = uniform_index(rng, d);
+        flips.rows(r * s_ + t) = r;
+        flips.bits(r * s_ + t) = uniform_index(rng, d);
       }
-    ws.log_weight.setConstant(n * s_, std::log(static_cast<S>(d) / static_cast<S>(s_)));
-    return detail::evaluate_flip_objective<Objective>(where, model, X, ws, false, grad);
+    flips.log_weight.setConstant(n * s_, std::log(static_cast<S>(d) / static_cast<S>(s_)));
+    if (grad != nullptr) return detail::flip_objective_loss_and_gradient<Objective>(where, ws, *grad);
+    ws.evaluation.flip_deltas(flips.rows, flips.bits, ws.delta);
+    return detail::flip_objective_loss<Objective>(where, ws);
   }
 
   Index s_;
-  mutable detail::FlipWorkspaces workspaces_;
+  mutable detail::WorkspaceCache workspaces_;
 };
 
 }  // namespace ratiomatch

@@ -3,7 +3,9 @@
 /// @brief `IsingModel`: a fully connected Ising model over binary vectors.
 
 #include <string_view>
+#include <vector>
 
+#include "ratiomatch/core/batch_evaluation.hpp"
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/types.hpp"
@@ -20,8 +22,9 @@ namespace ratiomatch {
 ///   so the first-order flip estimate `−(2x−1)_i ∂_iE` is exact);
 /// - `∂E/∂J_ij = −s_i s_j` (i ≠ j), `∂E/∂b = −s`.
 ///
-/// `params()` is `J` row-major (`d²` entries), then `b` (`d` entries).
-/// Const members reuse mutable workspaces: one instance must not be used from two threads at once.
+/// `params()` is `J` row-major (`d²` entries), then `b` (`d` entries). The model holds its
+/// parameters only (a const model can be shared by threads); steps that repeat use its batch
+/// evaluation, `IsingModel::BatchEvaluation`, which caches spins and local fields.
 /// @tparam S `float` or `double`
 template <class S>
 class IsingModel {
@@ -74,21 +77,22 @@ class IsingModel {
   /// @throws std::invalid_argument on an empty batch, a wrong width or a non-binary entry
   void energy(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
     check_batch("ratiomatch::IsingModel::energy", X, dim_);
-    energy_unchecked(X, e);
+    relaxed_energy_unchecked(X, e);
   }
 
   /// @brief The continuous extension of the energy at real-valued `X` (no binary check).
   void relaxed_energy(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
     check_nonempty("ratiomatch::IsingModel::relaxed_energy", X);
     check_size_match("ratiomatch::IsingModel::relaxed_energy", "X.cols()", X.cols(), "model.dim()", dim_);
-    energy_unchecked(X, e);
+    relaxed_energy_unchecked(X, e);
   }
 
   /// @brief `G.row(r) = ∂E/∂x = −2 (K s_r + b)` at `X.row(r)`.
   void input_gradient(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& G) const {
     check_batch("ratiomatch::IsingModel::input_gradient", X, dim_);
-    local_field(X);
-    G = S(-2) * field_;
+    const RowMajorMatrix<S> spins = S(2) * X.array() - S(1);
+    G.noalias() = S(-2) * (spins * coupling_sum());
+    G.rowwise() -= S(2) * bias().transpose();
   }
 
   /// @brief `g += Σ_r c(r) ∇_θ E(X.row(r))`: `g_J −= Sᵀ diag(c) S` off the diagonal, `g_b −= Sᵀ c`.
@@ -99,107 +103,152 @@ class IsingModel {
     check_batch(where, X, dim_);
     check_size_match(where, "c.size()", c.size(), "X.rows()", X.rows());
     check_size_match(where, "g.size()", g.size(), "model.num_params()", num_params());
-    spins_ = S(2) * X.array() - S(1);
-    weighted_spins_ = spins_.array().colwise() * c.array();
-    Eigen::Map<RowMajorMatrix<S>> gJ(g.data(), dim_, dim_);
-    // The diagonal carries no energy: keep its entries of g exactly as they were.
-    saved_diagonal_ = gJ.diagonal();
-    gJ.noalias() -= weighted_spins_.transpose() * spins_;
-    gJ.diagonal() = saved_diagonal_;
-    g.tail(dim_).noalias() -= spins_.transpose() * c;
+    const RowMajorMatrix<S> spins = S(2) * X.array() - S(1);
+    RowMajorMatrix<S> weighted;
+    Vector<S> saved;
+    add_weighted_spin_products(spins, c, S(-1), weighted, saved, g);
   }
 
-  /// @brief `D(r, i) = ΔE_i(x_r) = 2 s_ri h_ri`, exact, in O(d) per flip.
-  void flip_deltas(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& D) const {
-    check_batch("ratiomatch::IsingModel::flip_deltas", X, dim_);
-    local_field(X);
-    D = S(2) * (spins_.array() * field_.array());
-  }
-
-  /// @brief `delta(t) = ΔE_{bits(t)}(x_{rows(t)}) = 2 s_{r,i} h_{r,i}` for a list of flips
-  /// `(r, i) = (rows(t), bits(t))`, exact, with `h_{r,i} = K.col(i) · s_r + b_i`.
-  ///
-  /// Two routes, the same numbers up to rounding:
-  /// - every bit equal (`bits = i`, the Gibbs sampler's call with `rows = 0..n−1`): one
-  ///   matrix-vector product over the batch with the single column `k = K.col(i)`, using
-  ///   `S k = (2X − 1) k = 2 X k − (1ᵀk) 1`, so `h_{·,i} = 2 X k − 1ᵀk + b_i`: O(n d) for
-  ///   the whole list, contiguous, and `K` itself is never formed (O(d) for `k`);
-  /// - any other list: the spins of the batch are transposed once into a `d × n` workspace
-  ///   (row `r` of the batch becomes a contiguous column) and each flip is a contiguous dot
-  ///   product with `K.col(i)` (`K` is symmetric): O(n d + d² + k d).
-  ///
-  /// Rows and bits may repeat. Workspaces are reused: no allocation when the sizes repeat.
-  /// @param X the batch, `n × d`, binary
-  /// @param rows row of each flip, in `[0, n)`
-  /// @param bits bit of each flip, in `[0, d)`
-  /// @param delta resized to `rows.size()`
-  /// @throws std::invalid_argument on an empty batch, a wrong width, a non-binary entry or
-  ///   `bits.size() != rows.size()` (indices out of range are a debug assertion)
-  void flip_deltas(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
-                   Vector<S>& delta) const {
-    constexpr std::string_view where = "ratiomatch::IsingModel::flip_deltas";
-    check_batch(where, X, dim_);
-    check_size_match(where, "bits.size()", bits.size(), "rows.size()", rows.size());
-    const Index count = rows.size();
-    delta.resize(count);
-    if (count == 0) return;
-    const Index first_bit = bits(0);
-    if ((bits.array() == first_bit).all()) {
-      const Index i = first_bit;
-      RATIOMATCH_ASSERT(i >= 0 && i < dim_);
-      const auto J = coupling();
-      column_ = J.row(i).transpose() + J.col(i);  // K.col(i) = J.col(i) + J.row(i)ᵀ
-      column_(i) = S(0);
-      field_column_.noalias() = X * column_;  // X k
-      const S offset = theta_(dim_ * dim_ + i) - column_.sum();
-      for (Index t = 0; t < count; ++t) {
-        const Index r = rows(t);
-        RATIOMATCH_ASSERT(r >= 0 && r < X.rows());
-        const S s_i = S(2) * X(r, i) - S(1);
-        delta(t) = S(2) * s_i * (S(2) * field_column_(r) + offset);
-      }
-      return;
-    }
-    coupling_sum();
-    spins_transposed_ = S(2) * X.transpose().array() - S(1);
-    for (Index t = 0; t < count; ++t) {
-      const Index r = rows(t), i = bits(t);
-      RATIOMATCH_ASSERT(r >= 0 && r < X.rows() && i >= 0 && i < dim_);
-      const S h_i = K_.col(i).dot(spins_transposed_.col(r)) + theta_(dim_ * dim_ + i);
-      delta(t) = S(2) * spins_transposed_(i, r) * h_i;
-    }
-  }
+  class BatchEvaluation;
 
  private:
   // K = J + Jᵀ with a zero diagonal: the symmetric coupling that the energy actually sees.
-  void coupling_sum() const {
-    const auto J = coupling();
-    K_ = J + J.transpose();
-    K_.diagonal().setZero();
+  RowMajorMatrix<S> coupling_sum() const {
+    RowMajorMatrix<S> K = coupling() + coupling().transpose();
+    K.diagonal().setZero();
+    return K;
   }
 
-  // spins_ = 2X − 1, field_ = S K + 1 bᵀ (one row per sample).
-  void local_field(const Eigen::Ref<const Matrix<S>>& X) const {
-    coupling_sum();
-    spins_ = S(2) * X.array() - S(1);
-    field_.noalias() = spins_ * K_;
-    field_.rowwise() += bias().transpose();
-  }
-
-  void energy_unchecked(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
-    coupling_sum();
-    spins_ = S(2) * X.array() - S(1);
-    field_.noalias() = spins_ * K_;
+  void relaxed_energy_unchecked(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
+    const RowMajorMatrix<S> spins = S(2) * X.array() - S(1);
+    const RowMajorMatrix<S> quadratic = spins * coupling_sum();
     // Σ_{i≠j} J_ij s_i s_j = ½ sᵀ K s.
-    e = -(S(0.5) * (field_.array() * spins_.array()).rowwise().sum().matrix() + spins_ * bias());
+    e = -(S(0.5) * (quadratic.array() * spins.array()).rowwise().sum().matrix() + spins * bias());
+  }
+
+  // g_J += scale · Aᵀ S over the off-diagonal entries and g_b += scale · Aᵀ 1, with A = diag(w) S
+  // (A = S scaled row by row): the parameter gradient Σ_r w_r ∇_θE(x_r) for scale = −1.
+  // `weighted` and `saved` are workspaces.
+  void add_weighted_spin_products(const RowMajorMatrix<S>& spins, const Eigen::Ref<const Vector<S>>& w, S scale,
+                                  RowMajorMatrix<S>& weighted, Vector<S>& saved, Eigen::Ref<Vector<S>> g) const {
+    weighted = spins.array().colwise() * w.array();
+    Eigen::Map<RowMajorMatrix<S>> gJ(g.data(), dim_, dim_);
+    saved = gJ.diagonal();  // the diagonal carries no energy: keep its entries of g as they were
+    gJ.noalias() += scale * (weighted.transpose() * spins);
+    gJ.diagonal() = saved;
+    g.tail(dim_).noalias() += scale * (spins.transpose() * w);
   }
 
   Index dim_;
   Vector<S> theta_;
-  mutable Matrix<S> K_, spins_, field_, weighted_spins_;
-  mutable Matrix<S> spins_transposed_;       // selected flips, general list: (2X − 1)ᵀ, d × n
-  mutable Vector<S> column_, field_column_;  // selected flips, one bit i: K.col(i) and X K.col(i)
-  mutable Vector<S> saved_diagonal_;
+};
+
+/// @brief The batch evaluation of an `IsingModel` (see `core/batch_evaluation.hpp`): caches the
+/// spins `s = 2x − 1` and local fields `h = K s + b` of its batch, so that
+/// - a flip's energy change is `ΔE_i = 2 s_i h_i`, O(1) per flip;
+/// - the input gradient is `−2 h`;
+/// - the fused flip gradient is exact and needs no flipped rows: flipping spin `k` changes
+///   `∂E/∂J_kj` and `∂E/∂J_jk` (j ≠ k) by `2 s_k s_j` and `∂E/∂b_k` by `2 s_k`, so with
+///   `A(r, k) = s_rk Σ_{t: (r_t, i_t) = (r, k)} c_t`,
+///   `Σ_t c_t (∇_θE(x_{r_t} with bit i_t flipped) − ∇_θE(x_{r_t}))` is `2 (AᵀS + SᵀA)` on the
+///   off-diagonal of `J` and `2 Aᵀ1` on `b`: one `d × n × d` product for any list of flips;
+/// - an accepted flip of spin `i` in row `r` moves that row's field by `−2 s_ri K[i, :]`, O(d).
+template <class S>
+class IsingModel<S>::BatchEvaluation {
+ public:
+  using Model = IsingModel<S>;
+  using Scalar = S;
+
+  /// @throws std::invalid_argument on an empty, wrong-width or non-binary `X`
+  void bind(const IsingModel& model, const Eigen::Ref<const Matrix<S>>& X) {
+    check_batch("ratiomatch::IsingModel::BatchEvaluation::bind", X, model.dim());
+    model_ = &model;
+    batch_ = X;
+    K_ = model.coupling() + model.coupling().transpose();
+    K_.diagonal().setZero();
+    spins_ = S(2) * X.array() - S(1);
+    field_.noalias() = spins_ * K_;
+    energy_ = -(S(0.5) * (field_.array() * spins_.array()).rowwise().sum().matrix() + spins_ * model.bias());
+    field_.rowwise() += model.bias().transpose();
+    last_rows_.resize(0);
+    last_bits_.resize(0);
+  }
+
+  const IsingModel& model() const { return *model_; }
+  const Matrix<S>& batch() const { return batch_; }
+  const Vector<S>& energy() const { return energy_; }
+
+  void input_gradient(Matrix<S>& G) const { G = S(-2) * field_; }
+
+  /// @throws std::invalid_argument if `c.size() != n` or `g.size() != num_params()`
+  void accumulate_param_gradient(const Eigen::Ref<const Vector<S>>& c, Eigen::Ref<Vector<S>> g) {
+    constexpr std::string_view where = "ratiomatch::IsingModel::BatchEvaluation::accumulate_param_gradient";
+    check_size_match(where, "c.size()", c.size(), "X.rows()", batch_.rows());
+    check_size_match(where, "g.size()", g.size(), "model.num_params()", model_->num_params());
+    model_->add_weighted_spin_products(spins_, c, S(-1), weighted_, saved_diagonal_, g);
+  }
+
+  void flip_deltas(Matrix<S>& D) const { D = S(2) * (spins_.array() * field_.array()); }
+
+  void flip_deltas(const IndexVector& rows, const IndexVector& bits, Vector<S>& delta) {
+    check_flip_list("ratiomatch::IsingModel::BatchEvaluation::flip_deltas", batch_.rows(), batch_.cols(), rows, bits);
+    selected_deltas(rows, bits, delta);
+    last_rows_ = rows;
+    last_bits_ = bits;
+    last_delta_ = delta;
+  }
+
+  /// @tparam CoefficientFn called once, for the whole list as one block
+  template <class CoefficientFn>
+  void accumulate_flip_gradient(const IndexVector& rows, const IndexVector& bits, CoefficientFn&& coefficient,
+                                Eigen::Ref<Vector<S>> g) {
+    constexpr std::string_view where = "ratiomatch::IsingModel::BatchEvaluation::accumulate_flip_gradient";
+    check_flip_list(where, batch_.rows(), batch_.cols(), rows, bits);
+    check_size_match(where, "g.size()", g.size(), "model.num_params()", model_->num_params());
+    selected_deltas(rows, bits, delta_);
+    coefficient_.resize(rows.size());
+    coefficient(Index{0}, Eigen::Ref<const Vector<S>>(delta_), Eigen::Ref<Vector<S>>(coefficient_));
+    flip_weight_.setZero(batch_.rows(), batch_.cols());
+    for (Index t = 0; t < rows.size(); ++t)
+      flip_weight_(rows(t), bits(t)) += coefficient_(t) * spins_(rows(t), bits(t));
+    const Index d = batch_.cols();
+    Eigen::Map<RowMajorMatrix<S>> gJ(g.data(), d, d);
+    saved_diagonal_ = gJ.diagonal();
+    product_.noalias() = flip_weight_.transpose() * spins_;
+    gJ += S(2) * (product_ + product_.transpose());
+    gJ.diagonal() = saved_diagonal_;
+    g.tail(d).noalias() += S(2) * flip_weight_.colwise().sum().transpose();
+  }
+
+  void accept_flips(const Eigen::Ref<const IndexVector>& accepted) {
+    detail::check_accepted_flips("ratiomatch::IsingModel::BatchEvaluation::accept_flips", accepted, last_rows_,
+                                 batch_.rows(), seen_);
+    for (Index k = 0; k < accepted.size(); ++k) {
+      const Index t = accepted(k), r = last_rows_(t), i = last_bits_(t);
+      const S old_spin = spins_(r, i);
+      field_.row(r) -= S(2) * old_spin * K_.row(i);  // K_ii = 0: h_ri itself is unchanged
+      spins_(r, i) = -old_spin;
+      batch_(r, i) = S(1) - batch_(r, i);
+      energy_(r) += last_delta_(t);
+    }
+    last_rows_.resize(0);
+    last_bits_.resize(0);
+  }
+
+ private:
+  void selected_deltas(const IndexVector& rows, const IndexVector& bits, Vector<S>& delta) const {
+    delta.resize(rows.size());
+    for (Index t = 0; t < rows.size(); ++t) delta(t) = S(2) * spins_(rows(t), bits(t)) * field_(rows(t), bits(t));
+  }
+
+  const IsingModel* model_ = nullptr;
+  Matrix<S> batch_;
+  Vector<S> energy_;
+  RowMajorMatrix<S> K_, spins_, field_;  // K = J + Jᵀ (zero diagonal), s = 2x − 1, h = S K + 1 bᵀ
+  RowMajorMatrix<S> weighted_, flip_weight_, product_;
+  Vector<S> delta_, coefficient_, saved_diagonal_, last_delta_;
+  IndexVector last_rows_, last_bits_;
+  std::vector<char> seen_;
 };
 
 }  // namespace ratiomatch

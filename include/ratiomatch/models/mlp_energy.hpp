@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "ratiomatch/core/batch_evaluation.hpp"
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/parallel.hpp"
@@ -28,19 +29,21 @@ namespace ratiomatch {
 /// `∂/∂W_l = δ_lᵀ A_{l−1}`, `∂/∂b_l = δ_lᵀ 1`, `δ_{l−1} = (δ_l W_l) ⊙ act'(Z_{l−1})`, and the
 /// input gradient is `δ_1 W_1` with `c = 1`.
 ///
-/// `flip_deltas` uses the rank-1 structure of the first layer: flipping bit `i` of `x` changes
-/// `z_1` by `(1 − 2x_i) W_1[:, i]`, so a flipped row costs the layers above the first only.
+/// Its batch evaluation (`MlpEnergy::BatchEvaluation`) keeps the forward pass of a batch and
+/// uses the rank-1 structure of the first layer: flipping bit `i` of `x` changes `z_1` by
+/// `(1 − 2x_i) W_1[:, i]`, so a flipped row costs the layers above the first only.
 ///
 /// `params()` order: for each layer its `W` (out × in, row-major) then its `b`, the order of
-/// PyTorch's `nn.Linear` parameters. Const members reuse mutable workspaces (no allocation
-/// once sized): one instance must not be used from two threads at once.
+/// PyTorch's `nn.Linear` parameters. The model holds its parameters only: a const model can be
+/// used from several threads at once. The direct members (`energy`, `input_gradient`, …)
+/// allocate their workspaces per call; steps that repeat use a batch evaluation instead.
 /// @tparam S `float` or `double`
 template <class S>
 class MlpEnergy {
  public:
   using Scalar = S;
 
-  /// @brief Rows of flipped inputs evaluated at once by `flip_deltas` (bounds its memory).
+  /// @brief Rows of flipped inputs evaluated at once by the batch evaluation (bounds its memory).
   static constexpr Index flip_block_rows = 512;
 
   /// @brief A network with layer widths `dim, hidden..., 1`; parameters start at zero
@@ -104,8 +107,9 @@ class MlpEnergy {
   /// @throws std::invalid_argument on an empty batch, a wrong width or a non-binary entry
   void energy(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
     check_batch("ratiomatch::MlpEnergy::energy", X, dim());
-    forward(batch_, X);
-    e = output(batch_, X.rows());
+    Workspace ws;
+    forward(ws, X);
+    e = output(ws, X.rows());
   }
 
   /// @brief The network at real-valued `X` (no binary check): the continuous extension.
@@ -113,17 +117,18 @@ class MlpEnergy {
     constexpr std::string_view where = "ratiomatch::MlpEnergy::relaxed_energy";
     check_nonempty(where, X);
     check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim());
-    forward(batch_, X);
-    e = output(batch_, X.rows());
+    Workspace ws;
+    forward(ws, X);
+    e = output(ws, X.rows());
   }
 
   /// @brief `G.row(r) = ∂E/∂x` at `X.row(r)` (backward pass with `c = 1`).
   void input_gradient(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& G) const {
     check_batch("ratiomatch::MlpEnergy::input_gradient", X, dim());
-    forward(batch_, X);
-    input_gradient_source_ = source_of(X);
-    batch_.dz[num_layers() - 1].topRows(X.rows()).setOnes();
-    backward(batch_, X, nullptr, &G);
+    Workspace ws;
+    forward(ws, X);
+    ws.dz[num_layers() - 1].topRows(X.rows()).setOnes();
+    backward(ws, X, nullptr, &G);
   }
 
   /// @brief `g += Σ_r c(r) ∇_θ E(X.row(r))`.
@@ -134,160 +139,13 @@ class MlpEnergy {
     check_batch(where, X, dim());
     check_size_match(where, "c.size()", c.size(), "X.rows()", X.rows());
     check_size_match(where, "g.size()", g.size(), "model.num_params()", num_params());
-    forward(batch_, X);
-    batch_.dz[num_layers() - 1].col(0).head(X.rows()) = c;
-    backward(batch_, X, &g, nullptr);
+    Workspace ws;
+    forward(ws, X);
+    ws.dz[num_layers() - 1].col(0).head(X.rows()) = c;
+    backward(ws, X, g.data(), nullptr);
   }
 
-  /// @brief `D(r, i) = E(x_r with bit i flipped) − E(x_r)` for all bits, in blocks of at most
-  /// `flip_block_rows` flipped rows through the layers above the first (threads share the blocks).
-  void flip_deltas(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& D) const {
-    check_batch("ratiomatch::MlpEnergy::flip_deltas", X, dim());
-    const Index n = X.rows(), d = dim();
-    all_rows_.resize(n * d);
-    all_bits_.resize(n * d);
-    for (Index r = 0; r < n; ++r)
-      for (Index i = 0; i < d; ++i) all_rows_(r * d + i) = r, all_bits_(r * d + i) = i;
-    forward(batch_, X);
-    D.resize(n, d);
-    for_each_flip_block(all_rows_.size(), gather_first_layer(batch_, X, all_rows_, all_bits_),
-                        [&](ThreadState& state, Index start, Index count) {
-                          for (Index k = 0; k < count; ++k)
-                            D(all_rows_(start + k), all_bits_(start + k)) = state.delta(k);
-                        });
-  }
-
-  /// @brief `delta(t) = E(x_{rows(t)} with bit bits(t) flipped) − E(x_{rows(t)})`.
-  /// @throws std::invalid_argument on bad `X`, mismatched lengths or an index out of range
-  void flip_deltas(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows, const IndexVector& bits,
-                   Vector<S>& delta) const {
-    check_flip_list("ratiomatch::MlpEnergy::flip_deltas", X, rows, bits);
-    forward(batch_, X);
-    delta.resize(rows.size());
-    for_each_flip_block(rows.size(), gather_first_layer(batch_, X, rows, bits),
-                        [&](ThreadState& state, Index start, Index count) {
-                          delta.segment(start, count) = state.delta.head(count);
-                        });
-  }
-
-  /// @brief Fused flipped energies and gradient (see `HasFlipGradient`): for each block of
-  /// flips, `ΔE_t` from the rank-1 first layer, `c_t = coefficient(…)`, and
-  /// `g += Σ_t c_t (∇_θE(x_{r_t} with bit i_t flipped) − ∇_θE(x_{r_t}))`.
-  ///
-  /// Each flipped row goes forward and backward once through the layers above the first. The
-  /// first layer's weight gradient uses the same rank-1 structure: with `δ_t` the first-layer
-  /// delta of flip `t` and `s_t = 1 − 2x_{r_t, i_t}`,
-  /// `Σ_t δ_t (x_{r_t} + s_t e_{i_t})ᵀ = Σ_r (Σ_{t: r_t = r} δ_t) x_rᵀ + Σ_t s_t δ_t e_{i_t}ᵀ`,
-  /// so it costs one product over the n base rows (shared with their own backward pass) plus a
-  /// sparse correction per flip. Blocks are shared among OpenMP threads, each with its own
-  /// workspace and gradient, summed in thread order.
-  /// @param base_forward `BaseForward::Reuse` right after `input_gradient(X, …)` with unchanged
-  ///        parameters skips the batch's forward pass
-  /// @tparam CoefficientFn `void(Index start, const Eigen::Ref<const Vector<S>>& delta,
-  ///         Eigen::Ref<Vector<S>> c)`, called once per block, possibly from several threads at
-  ///         once for disjoint blocks; must not throw
-  /// @throws std::invalid_argument on bad `X`, mismatched lengths, an index out of range or
-  ///         `g.size() != num_params()`
-  template <class CoefficientFn>
-  void accumulate_flip_gradient(const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
-                                const IndexVector& bits, CoefficientFn&& coefficient, Eigen::Ref<Vector<S>> g,
-                                BaseForward base_forward = BaseForward::Compute) const {
-    constexpr std::string_view where = "ratiomatch::MlpEnergy::accumulate_flip_gradient";
-    check_flip_list(where, X, rows, bits);
-    check_size_match(where, "g.size()", g.size(), "model.num_params()", num_params());
-    const Index n = X.rows(), L = num_layers(), h1 = widths_[1];
-    // Reuse only what the last call, input_gradient on this very X, left in batch_.
-    if (base_forward != BaseForward::Reuse || input_gradient_source_ != source_of(X)) forward(batch_, X);
-    const Index used = for_each_flip_block(
-        rows.size(), gather_first_layer(batch_, X, rows, bits),
-        [&](ThreadState& state, Index start, Index count) {
-          auto c = state.coefficient.head(count);
-          coefficient(start, state.delta.head(count), c);
-          flip_block_backward(rows, bits, start, count, state);
-        },
-        [&](ThreadState& state) {
-          state.grad.setZero(num_params());
-          state.row_delta.setZero(n, h1);
-          state.row_coefficient.setZero(n);
-        });
-    // Sum the threads' parts in thread order (deterministic for a fixed thread count).
-    auto base_seed = batch_.dz[L - 1].col(0).head(n);
-    base_seed.setZero();
-    for (Index k = 0; k < used; ++k) {
-      g += thread_state_[k].grad;
-      base_seed -= thread_state_[k].row_coefficient;
-    }
-    // The base rows' own backward pass, with the flips' first-layer deltas folded in.
-    backward_above_first(batch_, n, g.data());
-    auto dz0 = batch_.dz[0].topRows(n);
-    for (Index k = 0; k < used; ++k) dz0 += thread_state_[k].row_delta;
-    g.segment(bias_offset(0), h1).noalias() += dz0.colwise().sum().transpose();
-    Eigen::Map<RowMajorMatrix<S>> gW0(g.data() + weight_offset_[0], h1, dim());
-    gW0.noalias() += dz0.transpose() * X;
-  }
-
-  /// @brief Starts a scan of single-bit flips (see `HasFlipScan`): caches the first layer's
-  /// pre-activation and the energy of every row of `X`.
-  /// @throws std::invalid_argument on an empty batch, a wrong width or a non-binary entry
-  void begin_flip_scan(const Eigen::Ref<const Matrix<S>>& X) const {
-    check_batch("ratiomatch::MlpEnergy::begin_flip_scan", X, dim());
-    const Index n = X.rows();
-    forward(scan_, X);
-    scan_sign_.resize(n);
-    scan_delta_.resize(n);
-    scan_bit_ = -1;
-  }
-
-  /// @brief `delta(r) = E(x_r with bit i flipped) − E(x_r)` for every row, in one pass of
-  /// flipped rows through the layers above the first. Rows whose bit of the previous call
-  /// changed since then take that flip's cached first layer and energy (a rank-1 update).
-  /// @throws std::invalid_argument without `begin_flip_scan` on a batch of this size, if `i`
-  ///         is out of range, or if the previous call's column is not binary
-  void scan_flip_deltas(const Eigen::Ref<const Matrix<S>>& X, Index i, Vector<S>& delta) const {
-    constexpr std::string_view where = "ratiomatch::MlpEnergy::scan_flip_deltas";
-    const Index n = X.rows();
-    if (scan_sign_.size() != n || n == 0)
-      throw std::invalid_argument(detail::message(where, "call begin_flip_scan on a batch of ", n, " rows first"));
-    check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim());
-    if (i < 0 || i >= dim())
-      throw std::invalid_argument(detail::message(where, "bit (", i, ") is outside [0, ", dim(), ")"));
-    const Index L = num_layers(), h1 = widths_[1], previous = scan_bit_;
-    if (previous >= 0) check_binary(where, X.col(previous));
-    const auto W0 = weight(0);
-    delta.resize(n);
-    // Each block first brings its rows up to date with the previous bit (a row that took the
-    // flip moves by s·W_1[:, previous] and to the flipped energy), then evaluates bit i.
-    for_each_flip_block(
-        n,
-        [&](ThreadState& state, Index start, Index count) {
-          S* moved = state.coefficient.data();  // s_r if row r took the previous flip, else 0
-          S* sign = state.sign.data();
-          S* energy = scan_.z[L - 1].data();
-          for (Index k = 0; k < count; ++k) {
-            const Index r = start + k;
-            const bool took = previous >= 0 && S(1) - S(2) * X(r, previous) != scan_sign_(r);
-            moved[k] = took ? scan_sign_(r) : S(0);
-            if (took) energy[r] += scan_delta_(r);
-            sign[k] = S(1) - S(2) * X(r, i);
-            state.delta(k) = energy[r];
-          }
-          for (Index j = 0; j < h1; ++j) {
-            S* base = scan_.z[0].col(j).data() + start;
-            S* out = state.ws.z[0].col(j).data();
-            const S w_previous = previous >= 0 ? W0(j, previous) : S(0), w = W0(j, i);
-            for (Index k = 0; k < count; ++k) {
-              base[k] += moved[k] * w_previous;
-              out[k] = base[k] + sign[k] * w;
-            }
-          }
-        },
-        [&](ThreadState& state, Index start, Index count) {
-          delta.segment(start, count) = state.delta.head(count);
-          scan_sign_.segment(start, count) = state.sign.head(count);
-        });
-    scan_delta_ = delta;
-    scan_bit_ = i;
-  }
+  class BatchEvaluation;
 
  private:
   // Pre-activations, activations and backward deltas per layer; grown, never shrunk,
@@ -296,30 +154,11 @@ class MlpEnergy {
     std::vector<Matrix<S>> z, a, dz;
   };
 
-  // What one thread needs for its blocks of flipped rows.
-  struct ThreadState {
-    Workspace ws;
-    Vector<S> sign, delta, coefficient;  // per flip of the current block
-    Vector<S> grad;                      // this thread's part of the gradient
-    Matrix<S> row_delta;                 // Σ of first-layer deltas per base row (n × h1)
-    Vector<S> row_coefficient;           // Σ of coefficients per base row
-  };
-
   Index bias_offset(Index l) const { return weight_offset_[l] + widths_[l + 1] * widths_[l]; }
-
-  void check_flip_list(std::string_view where, const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
-                       const IndexVector& bits) const {
-    check_batch(where, X, dim());
-    check_size_match(where, "bits.size()", bits.size(), "rows.size()", rows.size());
-    if (rows.size() > 0 && (rows.minCoeff() < 0 || rows.maxCoeff() >= X.rows()))
-      throw std::invalid_argument(detail::message(where, "a row index is outside [0, ", X.rows(), ")"));
-    if (bits.size() > 0 && (bits.minCoeff() < 0 || bits.maxCoeff() >= dim()))
-      throw std::invalid_argument(detail::message(where, "a bit index is outside [0, ", dim(), ")"));
-  }
 
   void reserve(Workspace& ws, Index rows) const {
     const Index L = num_layers();
-    if (static_cast<Index>(ws.z.size()) == L && ws.z[0].rows() >= rows) return;
+    if (static_cast<Index>(ws.z.size()) == L && ws.z[0].rows() >= rows && ws.z[0].cols() == widths_[1]) return;
     ws.z.resize(L);
     ws.a.resize(L);
     ws.dz.resize(L);
@@ -332,18 +171,7 @@ class MlpEnergy {
 
   auto output(const Workspace& ws, Index rows) const { return ws.z[num_layers() - 1].col(0).head(rows); }
 
-  // Identifies the batch whose forward pass input_gradient left in batch_.
-  struct BatchSource {
-    const S* data = nullptr;
-    Index rows = 0, cols = 0, stride = 0;
-    bool operator==(const BatchSource&) const = default;
-  };
-  static BatchSource source_of(const Eigen::Ref<const Matrix<S>>& X) {
-    return {X.data(), X.rows(), X.cols(), X.outerStride()};
-  }
-
   void forward(Workspace& ws, const Eigen::Ref<const Matrix<S>>& X) const {
-    if (&ws == &batch_) input_gradient_source_ = {};
     const Index n = X.rows();
     reserve(ws, n);
     auto z0 = ws.z[0].topRows(n);
@@ -388,16 +216,15 @@ class MlpEnergy {
   }
 
   // Expects ws.dz[L−1] to hold the output weights; accumulates the parameter gradient
-  // into *g and/or writes the input gradient into *G.
-  void backward(Workspace& ws, const Eigen::Ref<const Matrix<S>>& X, Eigen::Ref<Vector<S>>* g,
-                Matrix<S>* G) const {
+  // into g and/or writes the input gradient into *G (each if not null).
+  void backward(Workspace& ws, const Eigen::Ref<const Matrix<S>>& X, S* g, Matrix<S>* G) const {
     const Index n = X.rows();
-    backward_above_first(ws, n, g != nullptr ? g->data() : nullptr);
+    backward_above_first(ws, n, g);
     auto dz = ws.dz[0].topRows(n);
     if (g != nullptr) {
-      Eigen::Map<RowMajorMatrix<S>> gW(g->data() + weight_offset_[0], widths_[1], widths_[0]);
+      Eigen::Map<RowMajorMatrix<S>> gW(g + weight_offset_[0], widths_[1], widths_[0]);
       gW.noalias() += dz.transpose() * X;
-      g->segment(bias_offset(0), widths_[1]).noalias() += dz.colwise().sum().transpose();
+      Eigen::Map<Vector<S>>(g + bias_offset(0), widths_[1]).noalias() += dz.colwise().sum().transpose();
     }
     if (G != nullptr) {
       G->resize(n, dim());
@@ -405,63 +232,208 @@ class MlpEnergy {
     }
   }
 
-  // Splits `total` flips into blocks shared among the threads. For each block,
-  // first_layer(state, start, count) writes the flipped rows' first pre-activation into
-  // state.ws.z[0], their signs s = 1 − 2x into state.sign and their base rows' energies into
-  // state.delta; the layers above the first then turn state.delta into E(flipped) − E(base),
-  // and body(state, start, count) runs. prepare(state) runs once per thread first. Returns the
+  std::vector<Index> widths_;
+  std::vector<Index> weight_offset_;
+  Activation activation_;
+  Vector<S> theta_;
+};
+
+/// @brief The batch evaluation of an `MlpEnergy` (see `core/batch_evaluation.hpp` for the
+/// protocol): owns the forward pass of its batch and per-thread workspaces, so that a const
+/// model can be shared by threads, each with its own evaluation.
+///
+/// Flips use the rank-1 structure of the first layer: flipping bit `i` of `x` moves `z_1` by
+/// `s W_1[:, i]` with `s = 1 − 2x_i`, so a flipped row costs the layers above the first only
+/// (blocks of at most `MlpEnergy::flip_block_rows` flipped rows, shared among OpenMP threads,
+/// each with its own workspace and gradient, summed in thread order: a fixed thread count is
+/// bit-identical). The fused gradient `accumulate_flip_gradient` goes forward and backward
+/// once per flipped row; the first layer's weight gradient uses the same structure,
+/// `Σ_t δ_t (x_{r_t} + s_t e_{i_t})ᵀ = Σ_r (Σ_{t: r_t = r} δ_t) x_rᵀ + Σ_t s_t δ_t e_{i_t}ᵀ`,
+/// one product over the `n` base rows (shared with their own backward pass) plus a sparse
+/// correction per flip. `accept_flips` moves the accepted rows' first layer by the same rank-1
+/// step and their energy by the evaluated `ΔE`; the layers above the first are brought up to
+/// date only when a member needs them (input and parameter gradients).
+template <class S>
+class MlpEnergy<S>::BatchEvaluation {
+ public:
+  using Model = MlpEnergy<S>;
+  using Scalar = S;
+
+  /// @throws std::invalid_argument on an empty, wrong-width or non-binary `X`
+  void bind(const MlpEnergy& model, const Eigen::Ref<const Matrix<S>>& X) {
+    check_batch("ratiomatch::MlpEnergy::BatchEvaluation::bind", X, model.dim());
+    model_ = &model;
+    batch_ = X;
+    model.forward(forward_, batch_);
+    energy_ = model.output(forward_, batch_.rows());
+    above_first_current_ = true;
+    last_rows_.resize(0);
+    last_bits_.resize(0);
+  }
+
+  const MlpEnergy& model() const { return *model_; }
+  const Matrix<S>& batch() const { return batch_; }
+  const Vector<S>& energy() const { return energy_; }
+
+  /// @brief `G.row(r) = ∂E/∂x` at row `r` (one backward pass, the forward pass reused).
+  void input_gradient(Matrix<S>& G) {
+    refresh_above_first();
+    const Index n = batch_.rows();
+    forward_.dz[model_->num_layers() - 1].topRows(n).setOnes();
+    model_->backward(forward_, batch_, nullptr, &G);
+  }
+
+  /// @brief `g += Σ_r c(r) ∇_θE(x_r)` (one backward pass, the forward pass reused).
+  /// @throws std::invalid_argument if `c.size() != n` or `g.size() != num_params()`
+  void accumulate_param_gradient(const Eigen::Ref<const Vector<S>>& c, Eigen::Ref<Vector<S>> g) {
+    constexpr std::string_view where = "ratiomatch::MlpEnergy::BatchEvaluation::accumulate_param_gradient";
+    check_size_match(where, "c.size()", c.size(), "X.rows()", batch_.rows());
+    check_size_match(where, "g.size()", g.size(), "model.num_params()", model_->num_params());
+    refresh_above_first();
+    forward_.dz[model_->num_layers() - 1].col(0).head(batch_.rows()) = c;
+    model_->backward(forward_, batch_, g.data(), nullptr);
+  }
+
+  void flip_deltas(Matrix<S>& D) {
+    const Index n = batch_.rows(), d = batch_.cols();
+    detail::list_all_flips(n, d, all_rows_, all_bits_);
+    D.resize(n, d);
+    for_each_flip_block(all_rows_, all_bits_, [&](ThreadState& state, Index start, Index count) {
+      for (Index k = 0; k < count; ++k) D(all_rows_(start + k), all_bits_(start + k)) = state.delta(k);
+    });
+  }
+
+  void flip_deltas(const IndexVector& rows, const IndexVector& bits, Vector<S>& delta) {
+    check_flip_list("ratiomatch::MlpEnergy::BatchEvaluation::flip_deltas", batch_.rows(), batch_.cols(), rows, bits);
+    delta.resize(rows.size());
+    for_each_flip_block(rows, bits, [&](ThreadState& state, Index start, Index count) {
+      delta.segment(start, count) = state.delta.head(count);
+    });
+    last_rows_ = rows;
+    last_bits_ = bits;
+    last_delta_ = delta;
+  }
+
+  /// @tparam CoefficientFn `void(Index start, const Eigen::Ref<const Vector<S>>& delta,
+  ///         Eigen::Ref<Vector<S>> c)`, called once per block, possibly from several threads at
+  ///         once for disjoint blocks; must not throw
+  template <class CoefficientFn>
+  void accumulate_flip_gradient(const IndexVector& rows, const IndexVector& bits, CoefficientFn&& coefficient,
+                                Eigen::Ref<Vector<S>> g) {
+    constexpr std::string_view where = "ratiomatch::MlpEnergy::BatchEvaluation::accumulate_flip_gradient";
+    check_flip_list(where, batch_.rows(), batch_.cols(), rows, bits);
+    check_size_match(where, "g.size()", g.size(), "model.num_params()", model_->num_params());
+    refresh_above_first();
+    const MlpEnergy& m = *model_;
+    const Index n = batch_.rows(), L = m.num_layers(), h1 = m.widths_[1];
+    const Index used = for_each_flip_block(
+        rows, bits,
+        [&](ThreadState& state, Index start, Index count) {
+          auto c = state.coefficient.head(count);
+          coefficient(start, state.delta.head(count), c);
+          flip_block_backward(rows, bits, start, count, state);
+        },
+        [&](ThreadState& state) {
+          state.grad.setZero(m.num_params());
+          state.row_delta.setZero(n, h1);
+          state.row_coefficient.setZero(n);
+        });
+    // Sum the threads' parts in thread order (deterministic for a fixed thread count).
+    auto base_seed = forward_.dz[L - 1].col(0).head(n);
+    base_seed.setZero();
+    for (Index k = 0; k < used; ++k) {
+      g += threads_[k].grad;
+      base_seed -= threads_[k].row_coefficient;
+    }
+    // The base rows' own backward pass, with the flips' first-layer deltas folded in.
+    m.backward_above_first(forward_, n, g.data());
+    auto dz0 = forward_.dz[0].topRows(n);
+    for (Index k = 0; k < used; ++k) dz0 += threads_[k].row_delta;
+    g.segment(m.bias_offset(0), h1).noalias() += dz0.colwise().sum().transpose();
+    Eigen::Map<RowMajorMatrix<S>> gW0(g.data() + m.weight_offset_[0], h1, m.dim());
+    gW0.noalias() += dz0.transpose() * batch_;
+  }
+
+  void accept_flips(const Eigen::Ref<const IndexVector>& accepted) {
+    detail::check_accepted_flips("ratiomatch::MlpEnergy::BatchEvaluation::accept_flips", accepted, last_rows_,
+                                 batch_.rows(), seen_);
+    if (accepted.size() == 0) return;
+    const auto W0 = model_->weight(0);
+    for (Index k = 0; k < accepted.size(); ++k) {
+      const Index t = accepted(k), r = last_rows_(t), i = last_bits_(t);
+      energy_(r) += last_delta_(t);
+      const S sign = S(1) - S(2) * batch_(r, i);
+      batch_(r, i) = S(1) - batch_(r, i);
+      forward_.z[0].row(r) += sign * W0.col(i).transpose();
+    }
+    above_first_current_ = model_->num_layers() == 1;
+    last_rows_.resize(0);
+    last_bits_.resize(0);
+  }
+
+ private:
+  // What one thread needs for its blocks of flipped rows.
+  struct ThreadState {
+    Workspace ws;
+    Vector<S> sign, delta, coefficient;  // per flip of the current block
+    Vector<S> grad;                      // this thread's part of the gradient
+    Matrix<S> row_delta;                 // Σ of first-layer deltas per base row (n × h1)
+    Vector<S> row_coefficient;           // Σ of coefficients per base row
+  };
+
+  // After accept_flips the first layer and the energies are current, the layers above not.
+  void refresh_above_first() {
+    if (above_first_current_) return;
+    model_->forward_above_first(forward_, batch_.rows());
+    energy_ = model_->output(forward_, batch_.rows());
+    above_first_current_ = true;
+  }
+
+  // Splits the flips (rows(t), bits(t)) into blocks shared among the threads. For each block
+  // the flipped rows' first pre-activation is the base rows' plus s W_1[:, i] (their signs go
+  // to state.sign), the layers above the first give state.delta = E(flipped) − E(base), and
+  // body(state, start, count) runs. prepare(state) runs once per thread first. Returns the
   // number of thread states used.
-  template <class FirstLayer, class Body, class Prepare = void (*)(ThreadState&)>
-  Index for_each_flip_block(Index total, FirstLayer&& first_layer, Body&& body,
-                            Prepare&& prepare = [](ThreadState&) {}) const {
+  template <class Body, class Prepare = void (*)(ThreadState&)>
+  Index for_each_flip_block(const IndexVector& rows, const IndexVector& bits, Body&& body,
+                            Prepare&& prepare = [](ThreadState&) {}) {
+    const MlpEnergy& m = *model_;
+    const Index total = rows.size();
     const Index threads = detail::available_threads();
     const Index block = detail::balanced_block_size(total, flip_block_rows, threads);
     const Index blocks = (total + block - 1) / block;
     const Index used = std::max<Index>(1, std::min(threads, blocks));
-    if (static_cast<Index>(thread_state_.size()) < used) thread_state_.resize(used);
+    if (static_cast<Index>(threads_.size()) < used) threads_.resize(used);
     for (Index k = 0; k < used; ++k) {
-      ThreadState& state = thread_state_[k];
-      reserve(state.ws, block);
+      ThreadState& state = threads_[k];
+      m.reserve(state.ws, block);
       state.sign.resize(block);
       state.delta.resize(block);
       state.coefficient.resize(block);
       prepare(state);
     }
-    const Index L = num_layers();
+    const Index L = m.num_layers(), h1 = m.widths_[1];
+    const auto W0 = m.weight(0);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(used) if (used > 1)
 #endif
     for (Index b = 0; b < blocks; ++b) {
-      ThreadState& state = thread_state_[detail::thread_index()];
+      ThreadState& state = threads_[detail::thread_index()];
       const Index start = b * block, count = std::min(block, total - start);
-      first_layer(state, start, count);
-      forward_above_first(state.ws, count);
-      state.delta.head(count) = state.ws.z[L - 1].col(0).head(count) - state.delta.head(count);
-      body(state, start, count);
-    }
-    return used;
-  }
-
-  // The first layer of flips (rows(t), bits(t)) by the rank-1 update of the base rows'
-  // pre-activation in `base` (the forward pass of X), for for_each_flip_block.
-  auto gather_first_layer(const Workspace& base, const Eigen::Ref<const Matrix<S>>& X, const IndexVector& rows,
-                          const IndexVector& bits) const {
-    return [this, &base, &X, &rows, &bits](ThreadState& state, Index start, Index count) {
       const Index* r = rows.data() + start;
       const Index* i = bits.data() + start;
-      const S* energy = base.z[num_layers() - 1].data();
-      for (Index k = 0; k < count; ++k) {
-        state.sign(k) = S(1) - S(2) * X(r[k], i[k]);
-        state.delta(k) = energy[r[k]];
-      }
-      const auto W0 = weight(0);
-      for (Index j = 0; j < widths_[1]; ++j) {
+      for (Index k = 0; k < count; ++k) state.sign(k) = S(1) - S(2) * batch_(r[k], i[k]);
+      for (Index j = 0; j < h1; ++j) {
         const S* w_row = W0.row(j).data();
-        const S* z0_base = base.z[0].col(j).data();
+        const S* z0_base = forward_.z[0].col(j).data();
         S* out = state.ws.z[0].col(j).data();
         for (Index k = 0; k < count; ++k) out[k] = z0_base[r[k]] + state.sign(k) * w_row[i[k]];
       }
-    };
+      m.forward_above_first(state.ws, count);
+      for (Index k = 0; k < count; ++k) state.delta(k) = state.ws.z[L - 1](k, 0) - energy_(r[k]);
+      body(state, start, count);
+    }
+    return used;
   }
 
   // Backward pass of a block whose coefficients are in state.coefficient: the layers above the
@@ -469,16 +441,17 @@ class MlpEnergy {
   // as sparse corrections s_t δ_t e_{i_t}ᵀ of its weight gradient.
   void flip_block_backward(const IndexVector& rows, const IndexVector& bits, Index start, Index count,
                            ThreadState& state) const {
-    const Index L = num_layers(), h1 = widths_[1];
+    const MlpEnergy& m = *model_;
+    const Index L = m.num_layers(), h1 = m.widths_[1];
     const Index* r = rows.data() + start;
     const Index* i = bits.data() + start;
     state.ws.dz[L - 1].col(0).head(count) = state.coefficient.head(count);
     for (Index k = 0; k < count; ++k) state.row_coefficient(r[k]) += state.coefficient(k);
-    backward_above_first(state.ws, count, state.grad.data());
+    m.backward_above_first(state.ws, count, state.grad.data());
     const auto dz0 = state.ws.dz[0].topRows(count);
     // Per base row, the sum of its flips' first-layer deltas (they also give the first bias's
-    // gradient, added with the base rows'). Flips come grouped by row, so a run of equal rows
-    // is one column-wise sum.
+    // gradient, added with the base rows'). Estimators list flips grouped by row, so a run of
+    // equal rows is one column-wise sum.
     for (Index k0 = 0; k0 < count;) {
       Index k1 = k0 + 1;
       while (k1 < count && r[k1] == r[k0]) ++k1;
@@ -487,7 +460,7 @@ class MlpEnergy {
     }
     // W_1 is stored row-major (h1 × d), i.e. as a column-major d × h1 matrix: column j of
     // that view is row j of W_1, so the corrections below are scatters within one column.
-    Eigen::Map<Matrix<S>> gW0_t(state.grad.data() + weight_offset_[0], dim(), h1);
+    Eigen::Map<Matrix<S>> gW0_t(state.grad.data() + m.weight_offset_[0], m.dim(), h1);
     for (Index j = 0; j < h1; ++j) {
       const S* delta_j = dz0.col(j).data();
       S* per_bit = gW0_t.col(j).data();
@@ -495,19 +468,15 @@ class MlpEnergy {
     }
   }
 
-  std::vector<Index> widths_;
-  std::vector<Index> weight_offset_;
-  Activation activation_;
-  Vector<S> theta_;
-  mutable Workspace batch_;
-  mutable BatchSource input_gradient_source_;
-  mutable std::vector<ThreadState> thread_state_;
-  mutable IndexVector all_rows_, all_bits_;
-  // The cached rows of a flip scan: first layer and energy in scan_, the last call's bit,
-  // signs and energy changes.
-  mutable Workspace scan_;
-  mutable Vector<S> scan_sign_, scan_delta_;
-  mutable Index scan_bit_ = -1;
+  const MlpEnergy* model_ = nullptr;
+  Matrix<S> batch_;
+  Vector<S> energy_;
+  Workspace forward_;  // the batch's forward pass (and its backward deltas)
+  bool above_first_current_ = true;
+  std::vector<ThreadState> threads_;
+  IndexVector all_rows_, all_bits_, last_rows_, last_bits_;
+  Vector<S> last_delta_;
+  std::vector<char> seen_;
 };
 
 }  // namespace ratiomatch

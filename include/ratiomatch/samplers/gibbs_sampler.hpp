@@ -5,70 +5,24 @@
 
 #include <string_view>
 
+#include "ratiomatch/core/batch_evaluation.hpp"
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/random.hpp"
 #include "ratiomatch/core/types.hpp"
+#include "ratiomatch/core/workspace_cache.hpp"
 #include "ratiomatch/samplers/sampler_support.hpp"
 
 namespace ratiomatch {
 
 namespace detail {
 
-/// Everything a sweep needs, sized once and reused from sweep to sweep.
+/// What a sweep needs besides the model's batch evaluation, sized once and reused.
 template <class S>
-struct GibbsWorkspace {
-  IndexVector rows, bits;            // selected-flip path: rows 0..n−1, every bit = i
+struct GibbsScratch {
+  IndexVector rows, bits, accepted;  // every chain at bit i; the chains whose flip was taken
   Vector<S> delta;                   // ΔE_i(x_r) of the bit being visited
-  Vector<S> energy, flipped_energy;  // generic path: E(x_r) and E(x_r with bit i flipped)
-  Matrix<S> flipped;                 // generic path: X with column i flipped while bit i is visited
 };
-
-/// Visits the bits `i = 0, …, d−1` in order. For each, fills `ws.delta(r) = ΔE_i(x_r)` for
-/// the current `X` and calls `visit(i, ws.delta)`, which may flip entries of column `i` of `X`.
-/// This is the one place where the optional capabilities are dispatched:
-/// - `HasFlipScan`: `model.begin_flip_scan(X)` once, then `model.scan_flip_deltas(X, i, delta)`
-///   per bit (for `MlpEnergy` one pass of flipped rows through the layers above the first);
-/// - `HasSelectedFlipDeltas`: `model.flip_deltas(X, rows, bits, delta)` with `rows = 0..n−1`
-///   and every bit `= i` (O(d) per chain for `IsingModel`, the layers above the first for
-///   `MlpEnergy`);
-/// - otherwise: a copy of `X` with column `i` flipped is kept in a workspace and passed to
-///   `model.energy`; `E(X)` is evaluated once per sweep and updated from the flipped energies
-///   of the accepted flips, so a bit costs one batched energy evaluation.
-template <class M, class Visit>
-void systematic_scan(const M& model, Matrix<typename M::Scalar>& X, GibbsWorkspace<typename M::Scalar>& ws,
-                     Visit&& visit) {
-  using S = typename M::Scalar;
-  const Index n = X.rows(), d = X.cols();
-  if constexpr (HasFlipScan<M>) {
-    model.begin_flip_scan(X);
-    for (Index i = 0; i < d; ++i) {
-      model.scan_flip_deltas(X, i, ws.delta);
-      visit(i, ws.delta);
-    }
-  } else if constexpr (HasSelectedFlipDeltas<M>) {
-    ws.rows.resize(n);
-    ws.bits.resize(n);
-    for (Index r = 0; r < n; ++r) ws.rows(r) = r;
-    for (Index i = 0; i < d; ++i) {
-      ws.bits.setConstant(i);
-      model.flip_deltas(X, ws.rows, ws.bits, ws.delta);
-      visit(i, ws.delta);
-    }
-  } else {
-    ws.flipped = X;
-    model.energy(X, ws.energy);
-    for (Index i = 0; i < d; ++i) {
-      ws.flipped.col(i).array() = S(1) - X.col(i).array();
-      model.energy(ws.flipped, ws.flipped_energy);
-      ws.delta = ws.flipped_energy - ws.energy;
-      visit(i, ws.delta);
-      for (Index r = 0; r < n; ++r)
-        if (X(r, i) == ws.flipped(r, i)) ws.energy(r) = ws.flipped_energy(r);  // the flip was taken
-      ws.flipped.col(i) = X.col(i);
-    }
-  }
-}
 
 }  // namespace detail
 
@@ -88,11 +42,13 @@ void systematic_scan(const M& model, Matrix<typename M::Scalar>& X, GibbsWorkspa
 /// and a sweep is irreducible (every state has positive probability of moving to every other).
 ///
 /// Randomness: exactly one `uniform_open01(rng)` per chain per bit, in the order bit-major then
-/// chain, whatever route the model offers for `ΔE`; the same engine state gives bit-identical
-/// chains. The flipped energies come from the model's selected `flip_deltas` when it has them
-/// (`HasSelectedFlipDeltas`), otherwise from `model.energy` on a workspace copy of the chains
-/// with one column flipped. Holds reusable workspaces: one instance must not be used from two
-/// threads at once.
+/// chain, whatever the model's batch evaluation; the same engine state gives bit-identical
+/// chains. The energy changes of bit `i` of every chain come from the chains' batch evaluation
+/// (`flip_deltas` with rows `0…n−1` and bit `i`), and the taken flips go back into it
+/// (`accept_flips`), so it stays current through the sweep: for `MlpEnergy` a bit costs one
+/// pass of flipped chains through the layers above the first, for `IsingModel` O(n) plus O(d)
+/// per taken flip. Holds reusable workspaces: one instance must not be used from two threads
+/// at once.
 class GibbsSampler {
  public:
   /// @param beta the inverse temperature `β` of the sampled distribution `p_β ∝ exp(−βE)`
@@ -105,7 +61,7 @@ class GibbsSampler {
   double beta() const { return beta_; }
 
   /// @brief One systematic-scan sweep over all bits, every chain (row of `X`) updated in place.
-  /// @tparam M an `EnergyModel` (fast path with `HasSelectedFlipDeltas`)
+  /// @tparam M an `EnergyModel`
   /// @param X the chains, `n × d`, binary; overwritten with the new states
   /// @param rng the engine every random draw comes from
   /// @throws std::invalid_argument on an empty batch, a wrong width or a non-binary entry
@@ -115,7 +71,7 @@ class GibbsSampler {
     static_assert(EnergyModel<M>, "GibbsSampler needs an EnergyModel: see docs/model_requirements.md");
     constexpr std::string_view where = "ratiomatch::GibbsSampler::sweep";
     check_batch(where, X, model.dim());
-    sweep_unchecked(where, model, X, rng);
+    sweep_unchecked(where, model, X, 1, rng);
   }
 
   /// @brief `sweeps` successive sweeps (none if `sweeps == 0`).
@@ -127,7 +83,7 @@ class GibbsSampler {
     constexpr std::string_view where = "ratiomatch::GibbsSampler::run";
     detail::check_nonnegative_count(where, "sweeps", sweeps);
     check_batch(where, X, model.dim());
-    for (Index t = 0; t < sweeps; ++t) sweep_unchecked(where, model, X, rng);
+    if (sweeps > 0) sweep_unchecked(where, model, X, sweeps, rng);
   }
 
   /// @brief `num_chains` chains started at independent uniform random bits (drawn from `rng`
@@ -143,26 +99,55 @@ class GibbsSampler {
     detail::check_nonnegative_count(where, "sweeps", sweeps);
     check_positive(where, "model.dim()", model.dim());
     Matrix<typename M::Scalar> X = detail::uniform_bits<typename M::Scalar>(num_chains, model.dim(), rng);
-    for (Index t = 0; t < sweeps; ++t) sweep_unchecked(where, model, X, rng);
+    if (sweeps > 0) sweep_unchecked(where, model, X, sweeps, rng);
     return X;
+  }
+
+  /// @brief The sampler's transition, shared with `GibbsWithGradients` (persistent chains use
+  /// it): one sweep of the chains held by a bound batch evaluation, which stays current.
+  /// @param evaluation an evaluation of the model bound to the chains (`EvaluationFor<M>`);
+  ///        its `batch()` holds the new states afterwards
+  /// @throws NumericalError if an energy change is not finite (the chains then hold the bits
+  ///         visited so far)
+  template <class Evaluation, std::uniform_random_bit_generator Rng>
+  void transition(Evaluation& evaluation, Rng& rng) const {
+    using S = typename Evaluation::Scalar;
+    constexpr std::string_view where = "ratiomatch::GibbsSampler::transition";
+    auto& scratch = scratch_.template get<detail::GibbsScratch<S>>();
+    const Index n = evaluation.batch().rows(), d = evaluation.batch().cols();
+    scratch.rows.resize(n);
+    scratch.bits.resize(n);
+    for (Index r = 0; r < n; ++r) scratch.rows(r) = r;
+    scratch.accepted.resize(n);
+    for (Index i = 0; i < d; ++i) {
+      scratch.bits.setConstant(i);
+      evaluation.flip_deltas(scratch.rows, scratch.bits, scratch.delta);
+      check_finite(where, "energy change", scratch.delta);
+      Index taken = 0;
+      for (Index r = 0; r < n; ++r) {
+        const double flip_probability = detail::logistic(-beta_ * static_cast<double>(scratch.delta(r)));
+        if (uniform_open01(rng) < flip_probability) scratch.accepted(taken++) = r;
+      }
+      evaluation.accept_flips(scratch.accepted.head(taken));
+    }
   }
 
  private:
   template <class M, class Rng>
-  void sweep_unchecked(std::string_view where, const M& model, Matrix<typename M::Scalar>& X, Rng& rng) const {
-    using S = typename M::Scalar;
-    auto& ws = workspaces_.template get<S>();
-    detail::systematic_scan(model, X, ws, [&](Index i, const Vector<S>& delta) {
-      check_finite(where, "energy change", delta);
-      for (Index r = 0; r < X.rows(); ++r) {
-        const double flip_probability = detail::logistic(-beta_ * static_cast<double>(delta(r)));
-        if (uniform_open01(rng) < flip_probability) X(r, i) = S(1) - X(r, i);
-      }
-    });
+  void sweep_unchecked(std::string_view where, const M& model, Matrix<typename M::Scalar>& X, Index sweeps,
+                       Rng& rng) const {
+    auto& evaluation = scratch_.template get<EvaluationFor<M>>();
+    evaluation.bind(model, X);
+    try {
+      for (Index t = 0; t < sweeps; ++t) transition(evaluation, rng);
+    } catch (const NumericalError& e) {
+      throw NumericalError(detail::message(where, e.what()));
+    }
+    X = evaluation.batch();
   }
 
   double beta_;
-  mutable detail::PerScalar<detail::GibbsWorkspace> workspaces_;
+  mutable detail::WorkspaceCache scratch_;
 };
 
 }  // namespace ratiomatch

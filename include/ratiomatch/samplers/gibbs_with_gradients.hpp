@@ -9,42 +9,31 @@
 #include <string_view>
 #include <vector>
 
+#include "ratiomatch/core/batch_evaluation.hpp"
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/random.hpp"
 #include "ratiomatch/core/types.hpp"
+#include "ratiomatch/core/workspace_cache.hpp"
+#include "ratiomatch/estimators/proposal.hpp"
+#include "ratiomatch/estimators/ratio_objective.hpp"
 #include "ratiomatch/samplers/sampler_support.hpp"
 
 namespace ratiomatch {
 
 namespace detail {
 
-/// Everything a step needs, sized once and reused from step to step.
-template <class S>
-struct GwgWorkspace {
-  Matrix<S> gradient, proposed, proposed_gradient;  // ∇E(X), X', ∇E(X')
-  IndexVector rows, bits;                           // the proposed flip of each chain: (r, i_r)
-  Vector<S> delta;                                  // E(x'_r) − E(x_r)
-  Vector<S> energy, proposed_energy;                // generic path: E(X), E(X')
-  Vector<double> log_forward;                       // log q(i_r | x_r)
-  std::vector<double> cumulative;                   // unnormalised CDF of one row's proposal
-};
-
-/// `ws.delta(r) = E(x'_r) − E(x_r)` for the proposed flips `(ws.rows, ws.bits)`, by the
-/// cheapest route the model offers (the one place the optional capability is dispatched):
-/// `HasSelectedFlipDeltas` → the model's selected `flip_deltas`; otherwise the energies of `X`
-/// and of the materialised proposals `ws.proposed`.
+/// What a step needs besides the chains' batch evaluation, sized once and reused.
 template <class M>
-void proposal_energy_change(const M& model, const Matrix<typename M::Scalar>& X,
-                            GwgWorkspace<typename M::Scalar>& ws) {
-  if constexpr (HasSelectedFlipDeltas<M>) {
-    model.flip_deltas(X, ws.rows, ws.bits, ws.delta);
-  } else {
-    model.energy(X, ws.energy);
-    model.energy(ws.proposed, ws.proposed_energy);
-    ws.delta = ws.proposed_energy - ws.energy;
-  }
-}
+struct GwgScratch {
+  using S = typename M::Scalar;
+  EvaluationFor<M> proposed;        // the proposals x'
+  Matrix<S> gradient, proposed_gradient;  // ∇E(X), ∇E(X')
+  FlipSample<S> forward, backward;  // q(· | x) with the drawn flips, and q(· | x')
+  Vector<S> delta;                  // E(x'_r) − E(x_r)
+  Matrix<S> proposed_batch;
+  IndexVector accepted;
+};
 
 }  // namespace detail
 
@@ -62,12 +51,14 @@ void proposal_energy_change(const M& model, const Matrix<typename M::Scalar>& X,
 /// This is Metropolis–Hastings with the reverse move's probability `q(i | x')`, so each step
 /// leaves `p_β` invariant exactly, whatever the quality of the gradient estimate.
 ///
-/// Cost per step: two input gradients (at `X` and `X'`) and the energy changes of the proposed
-/// flips — the model's selected `flip_deltas` when it has them (`HasSelectedFlipDeltas`),
-/// otherwise two batched energies. Randomness: per step, one `uniform_open01(rng)` per chain
-/// for the proposal (inverse CDF), then one per chain for the acceptance, in chain order; the
-/// same engine state gives bit-identical chains. Holds reusable workspaces: one instance must
-/// not be used from two threads at once.
+/// The proposal is the gradient-guided proposal of `SqrtRatio` at inverse temperature `β`
+/// (`estimators/proposal.hpp`, shared with `GradientGuidedRM`). Cost per step: the chains'
+/// input gradient and the energy changes of the proposed flips from their batch evaluation
+/// (which stays bound across steps and takes the accepted flips), and one evaluation of the
+/// proposals for the reverse proposal's input gradient. Randomness: per step, one
+/// `uniform_open01(rng)` per chain for the proposal (inverse CDF), then one per chain for the
+/// acceptance, in chain order; the same engine state gives bit-identical chains. Holds reusable
+/// workspaces: one instance must not be used from two threads at once.
 class GibbsWithGradients {
  public:
   /// @param beta the inverse temperature `β` of the sampled distribution `p_β ∝ exp(−βE)`
@@ -81,7 +72,7 @@ class GibbsWithGradients {
 
   /// @brief One proposal and accept/reject per chain; the chains (rows of `X`) are updated in
   /// place. Returns the fraction of the `n` chains whose proposal was accepted.
-  /// @tparam M an `EnergyModel` (fast path with `HasSelectedFlipDeltas`)
+  /// @tparam M an `EnergyModel`
   /// @throws std::invalid_argument on an empty batch, a wrong width or a non-binary entry
   /// @throws NumericalError if an input gradient or an energy change is not finite
   template <class M, std::uniform_random_bit_generator Rng>
@@ -89,7 +80,7 @@ class GibbsWithGradients {
     static_assert(EnergyModel<M>, "GibbsWithGradients needs an EnergyModel: see docs/model_requirements.md");
     constexpr std::string_view where = "ratiomatch::GibbsWithGradients::step";
     check_batch(where, X, model.dim());
-    return step_unchecked(where, model, X, rng);
+    return run_unchecked(where, model, X, 1, rng);
   }
 
   /// @brief `steps` successive steps; returns the mean acceptance rate over all of them
@@ -102,75 +93,74 @@ class GibbsWithGradients {
     constexpr std::string_view where = "ratiomatch::GibbsWithGradients::run";
     check_positive(where, "steps", steps);
     check_batch(where, X, model.dim());
-    double total = 0;
-    for (Index t = 0; t < steps; ++t) total += step_unchecked(where, model, X, rng);
-    return total / static_cast<double>(steps);
+    return run_unchecked(where, model, X, steps, rng);
   }
 
- private:
-  // log Σ_j exp(l_j) over row r's proposal logits l_j = ½ β (2x_j − 1) ∂_jE (maximum
-  // subtracted), with the row's unnormalised CDF written into `cumulative` for drawing from it.
-  template <class S>
-  double log_normaliser(const Matrix<S>& X, const Matrix<S>& G, Index r, std::vector<double>& cumulative) const {
-    const Index d = X.cols();
-    double top = -std::numeric_limits<double>::infinity();
-    for (Index j = 0; j < d; ++j) top = std::max(top, logit(X, G, r, j));
-    double total = 0;
-    for (Index j = 0; j < d; ++j) cumulative[j] = total += std::exp(logit(X, G, r, j) - top);
-    return top + std::log(total);
-  }
-
-  template <class S>
-  double logit(const Matrix<S>& X, const Matrix<S>& G, Index r, Index j) const {
-    return 0.5 * beta_ * (2.0 * static_cast<double>(X(r, j)) - 1.0) * static_cast<double>(G(r, j));
-  }
-
-  template <class M, class Rng>
-  double step_unchecked(std::string_view where, const M& model, Matrix<typename M::Scalar>& X, Rng& rng) const {
+ /// @brief The sampler's transition, shared with `GibbsSampler` (persistent chains use it):
+  /// one proposal and accept/reject per chain held by a bound batch evaluation, which stays
+  /// current. Returns the fraction of the `n` chains whose proposal was accepted.
+  /// @param evaluation an evaluation of the model bound to the chains (`EvaluationFor<M>`);
+  ///        its `batch()` holds the new states afterwards
+  /// @throws NumericalError if an input gradient or an energy change is not finite (the chains
+  ///         are then unchanged)
+  template <class Evaluation, std::uniform_random_bit_generator Rng>
+  double transition(Evaluation& evaluation, Rng& rng) const {
+    using M = typename Evaluation::Model;
     using S = typename M::Scalar;
-    auto& ws = workspaces_.template get<S>();
-    const Index n = X.rows(), d = X.cols();
-    ws.rows.resize(n);
-    ws.bits.resize(n);
-    ws.log_forward.resize(n);
-    ws.cumulative.resize(static_cast<std::size_t>(d));
+    constexpr std::string_view where = "ratiomatch::GibbsWithGradients::transition";
+    auto& ws = scratch_.template get<detail::GwgScratch<M>>();
+    const Matrix<S>& X = evaluation.batch();
+    const Index n = X.rows();
+    const S beta = static_cast<S>(beta_);
 
-    // 1. Proposals i_r ~ q(· | x_r) by inverse CDF.
-    model.input_gradient(X, ws.gradient);
+    // 1. Proposals i_r ~ q(· | x_r) by inverse CDF, one draw per chain.
+    evaluation.input_gradient(ws.gradient);
     check_finite(where, "input gradient", ws.gradient);
-    for (Index r = 0; r < n; ++r) {
-      const double log_z = log_normaliser(X, ws.gradient, r, ws.cumulative);
-      const double u = uniform_open01(rng) * ws.cumulative.back();
-      const auto it = std::upper_bound(ws.cumulative.begin(), ws.cumulative.end(), u);
-      const Index i = std::min<Index>(it - ws.cumulative.begin(), d - 1);  // clamp against rounding
-      ws.rows(r) = r;
-      ws.bits(r) = i;
-      ws.log_forward(r) = logit(X, ws.gradient, r, i) - log_z;
-    }
-    ws.proposed = X;
-    for (Index r = 0; r < n; ++r) ws.proposed(r, ws.bits(r)) = S(1) - ws.proposed(r, ws.bits(r));
+    detail::log_flip_proposal<SqrtRatio>(X, ws.gradient, beta, ws.forward);
+    check_finite(where, "proposal logit", ws.forward.log_proposal);
+    detail::draw_with_replacement(Index{1}, rng, ws.forward);
+    ws.proposed_batch = X;
+    for (Index r = 0; r < n; ++r) ws.proposed_batch(r, ws.forward.bits(r)) = S(1) - X(r, ws.forward.bits(r));
 
     // 2. Metropolis–Hastings acceptance with the reverse proposal q(i_r | x'_r).
-    detail::proposal_energy_change(model, X, ws);
+    evaluation.flip_deltas(ws.forward.rows, ws.forward.bits, ws.delta);
     check_finite(where, "energy change", ws.delta);
-    model.input_gradient(ws.proposed, ws.proposed_gradient);
+    ws.proposed.bind(evaluation.model(), ws.proposed_batch);
+    ws.proposed.input_gradient(ws.proposed_gradient);
     check_finite(where, "input gradient", ws.proposed_gradient);
+    detail::log_flip_proposal<SqrtRatio>(ws.proposed_batch, ws.proposed_gradient, beta, ws.backward);
+    check_finite(where, "proposal logit", ws.backward.log_proposal);
+    ws.accepted.resize(n);
     Index accepted = 0;
     for (Index r = 0; r < n; ++r) {
-      const Index i = ws.bits(r);
-      const double log_backward = logit(ws.proposed, ws.proposed_gradient, r, i) -
-                                  log_normaliser(ws.proposed, ws.proposed_gradient, r, ws.cumulative);
-      const double log_ratio = -beta_ * static_cast<double>(ws.delta(r)) + log_backward - ws.log_forward(r);
-      if (std::log(uniform_open01(rng)) < log_ratio) {
-        X(r, i) = S(1) - X(r, i);
-        ++accepted;
-      }
+      const Index i = ws.forward.bits(r);
+      const double log_ratio = -beta_ * static_cast<double>(ws.delta(r)) +
+                               static_cast<double>(ws.backward.log_proposal(r, i)) -
+                               static_cast<double>(ws.forward.log_proposal(r, i));
+      if (std::log(uniform_open01(rng)) < log_ratio) ws.accepted(accepted++) = r;
     }
+    evaluation.accept_flips(ws.accepted.head(accepted));
     return static_cast<double>(accepted) / static_cast<double>(n);
   }
 
+ private:
+  template <class M, class Rng>
+  double run_unchecked(std::string_view where, const M& model, Matrix<typename M::Scalar>& X, Index steps,
+                       Rng& rng) const {
+    auto& evaluation = scratch_.template get<EvaluationFor<M>>();
+    evaluation.bind(model, X);
+    double total = 0;
+    try {
+      for (Index t = 0; t < steps; ++t) total += transition(evaluation, rng);
+    } catch (const NumericalError& e) {
+      throw NumericalError(detail::message(where, e.what()));
+    }
+    X = evaluation.batch();
+    return total / static_cast<double>(steps);
+  }
+
   double beta_;
-  mutable detail::PerScalar<detail::GwgWorkspace> workspaces_;
+  mutable detail::WorkspaceCache scratch_;
 };
 
 }  // namespace ratiomatch

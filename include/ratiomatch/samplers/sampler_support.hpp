@@ -1,13 +1,12 @@
 #pragma once
 /// @file
-/// @brief Internals shared by the samplers: the inverse-temperature check, per-scalar
-/// workspaces and the initial uniform state.
+/// @brief Internals shared by the samplers: the inverse-temperature check and the initial
+/// uniform state.
 
 #include <cmath>
 #include <random>
 #include <stdexcept>
 #include <string_view>
-#include <type_traits>
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/random.hpp"
@@ -25,21 +24,6 @@ inline void check_inverse_temperature(std::string_view where, double beta) {
 inline void check_nonnegative_count(std::string_view where, std::string_view name, Index count) {
   if (count < 0) throw std::invalid_argument(message(where, name, " (", count, ") must not be negative"));
 }
-
-/// One workspace per scalar type, so that samplers need not be templates over the scalar.
-template <template <class> class Workspace>
-struct PerScalar {
-  Workspace<float> single;
-  Workspace<double> twice;
-  template <class S>
-  Workspace<S>& get() {
-    static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "ratiomatch models use float or double");
-    if constexpr (std::is_same_v<S, float>)
-      return single;
-    else
-      return twice;
-  }
-};
 
 /// An `n × d` batch of independent fair bits, drawn column by column.
 template <class S, std::uniform_random_bit_generator Rng>
