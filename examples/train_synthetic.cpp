@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,7 @@ struct Settings {
   Index eval_samples = 4000;
   Index gibbs_sweeps = 20;
   std::vector<Index> hidden{256, 256, 256};
+  std::string activation = "learnable-swish";  // the reference network's: x·σ(βx), one learned β
   int image_size = 400;
 };
 
@@ -61,6 +63,13 @@ Evaluation evaluate(const MlpEnergy<float>& model, const Matrix<float>& data, do
   e.mmd_hamming = mmd_squared<HammingKernel>(e.samples, data);
   e.mmd_exp_hamming = mmd_squared<ExpHammingKernel>(e.samples, data);
   return e;
+}
+
+Activation parse_activation(const std::string& name) {
+  for (const Activation a : {Activation::LearnableSwish, Activation::Swish, Activation::Tanh, Activation::Elu,
+                             Activation::Softplus})
+    if (to_string(a) == name) return a;
+  throw std::invalid_argument("unknown activation '" + name + "'");
 }
 
 // Heat map of exp(−β E) over the plane, each pixel's centre coded as the training data are.
@@ -108,7 +117,7 @@ int train(const Estimator& estimator, const Settings& s, Toy2d toy) {
   std::filesystem::create_directories(s.out);
   std::mt19937_64 setup_rng(s.seed);
   const auto encoder = GrayCodeEncoder::fit(s.dim, sample_toy2d(toy, 5000, setup_rng));
-  MlpEnergy<float> model(s.dim, s.hidden, Activation::Swish);
+  MlpEnergy<float> model(s.dim, s.hidden, parse_activation(s.activation));
   model.initialize(setup_rng);
   const double lr = s.lr > 0 ? s.lr : (toy == Toy2d::Checkerboard ? 1e-4 : 5e-4);
   Adam<float> adam(model.num_params(), {.lr = lr, .weight_decay = s.weight_decay});
@@ -120,7 +129,8 @@ int train(const Estimator& estimator, const Settings& s, Toy2d toy) {
 
   std::ostringstream tag;
   tag << "train_synthetic data=" << s.data << " estimator=" << s.estimator << " objective=" << s.objective
-      << " flips=" << s.flips << " dim=" << s.dim << " batch=" << s.batch << " lr=" << lr << " seed=" << s.seed;
+      << " flips=" << s.flips << " dim=" << s.dim << " batch=" << s.batch << " lr=" << lr << " seed=" << s.seed
+      << " activation=" << s.activation;
   Trainer trainer(model, estimator, adam,
                   TrainerOptions{.iterations = s.iters, .clip_norm = s.clip, .log_every = s.log_every,
                                  .eval_every = s.eval_every, .checkpoint_every = s.checkpoint_every,
@@ -176,6 +186,8 @@ int train(const Estimator& estimator, const Settings& s, Toy2d toy) {
       {"flips", s.flips},
       {"dim", s.dim},
       {"batch", s.batch},
+      {"activation", s.activation},
+      {"swish_slope", static_cast<double>(model.slope())},
       {"learning_rate", lr},
       {"iterations", result.iterations},
       {"final_loss", result.final_loss},
@@ -247,6 +259,9 @@ int main(int argc, char** argv) {
   app.add_option("--eval-samples", s.eval_samples, "model and data samples for the MMD")->check(CLI::Range(2, 1000000))->capture_default_str();
   app.add_option("--gibbs-sweeps", s.gibbs_sweeps, "Gibbs sweeps per evaluation sample")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--hidden", s.hidden, "hidden layer widths")->check(CLI::PositiveNumber)->delimiter(',')->capture_default_str();
+  app.add_option("--activation", s.activation, "hidden activation (learnable-swish: x·sigmoid(βx), one learned β)")
+      ->check(CLI::IsMember({"learnable-swish", "swish", "tanh", "elu", "softplus"}))
+      ->capture_default_str();
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
   return examples::run_reporting_errors("train_synthetic", [&] {
     const Toy2d toy = parse_toy2d(s.data);

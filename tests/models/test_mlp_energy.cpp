@@ -19,11 +19,13 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-const Activation all_activations[] = {Activation::Swish, Activation::Tanh, Activation::Elu, Activation::Softplus};
+const Activation all_activations[] = {Activation::Swish, Activation::Tanh, Activation::Elu, Activation::Softplus,
+                                      Activation::LearnableSwish};
 
-double activate_scalar(Activation act, double z) {
+double activate_scalar(Activation act, double z, double beta) {
   switch (act) {
     case Activation::Swish: return z / (1 + std::exp(-z));
+    case Activation::LearnableSwish: return z / (1 + std::exp(-beta * z));
     case Activation::Tanh: return std::tanh(z);
     case Activation::Elu: return z > 0 ? z : std::expm1(z);
     case Activation::Softplus: return std::log1p(std::exp(z));
@@ -37,7 +39,9 @@ TEST_CASE("MlpEnergy params() follow PyTorch nn.Linear order: W row-major, then 
           "[models][mlp]") {
   for (const auto act : all_activations) {
     MlpEnergy<double> model(3, {2}, act);
-    REQUIRE(model.num_params() == 2 * 3 + 2 + 1 * 2 + 1);
+    const bool slope = act == Activation::LearnableSwish;  // β is the last parameter
+    REQUIRE(model.num_params() == 2 * 3 + 2 + 1 * 2 + 1 + (slope ? 1 : 0));
+    REQUIRE(model.slope() == 1.0);
     Vector<double> theta(model.num_params());
     for (Index k = 0; k < theta.size(); ++k) theta(k) = 0.1 * (k + 1) * (k % 2 ? -1 : 1);
     model.params() = theta;
@@ -48,7 +52,7 @@ TEST_CASE("MlpEnergy params() follow PyTorch nn.Linear order: W row-major, then 
     for (int j = 0; j < 2; ++j) {
       double z = theta(6 + j);
       for (int i = 0; i < 3; ++i) z += theta(j * 3 + i) * X(0, i);
-      hidden[j] = activate_scalar(act, z);
+      hidden[j] = activate_scalar(act, z, slope ? theta(11) : 1.0);
     }
     const double expected = theta(8) * hidden[0] + theta(9) * hidden[1] + theta(10);
     Vector<double> e;
@@ -57,6 +61,7 @@ TEST_CASE("MlpEnergy params() follow PyTorch nn.Linear order: W row-major, then 
     REQUIRE(e(0) == Approx(expected).epsilon(1e-14));
     REQUIRE(model.weight(1)(0, 1) == theta(9));
     REQUIRE(model.bias(0)(1) == theta(7));
+    if (slope) REQUIRE(model.slope() == theta(11));
   }
 }
 
@@ -66,6 +71,7 @@ TEST_CASE("MlpEnergy input gradient agrees with finite differences for every act
     std::mt19937_64 rng(21);
     MlpEnergy<double> model(7, {9, 5}, act);
     model.initialize(rng);
+    if (model.has_slope()) model.params()(model.num_params() - 1) = 1.7;
     const auto X = random_binary<double>(6, 7, rng);
     const auto check = check_input_gradient(model, X);
     INFO(to_string(act) << ": relative error " << check.relative_error);
@@ -79,12 +85,27 @@ TEST_CASE("MlpEnergy weighted parameter gradient agrees with finite differences 
     std::mt19937_64 rng(22);
     MlpEnergy<double> model(6, {8, 7, 5}, act);
     model.initialize(rng);
+    model.params() *= 2.0;  // larger pre-activations: every activation away from its linear part
+    if (model.has_slope()) model.params()(model.num_params() - 1) = 1.7;
     const auto X = random_binary<double>(5, 6, rng);
     Vector<double> c(5);
     c << 0.5, -1.5, 2.0, 0.25, -0.75;
     const auto check = check_param_gradient(model, X, c);
     INFO(to_string(act) << ": relative error " << check.relative_error);
     REQUIRE(check.passed(1e-6));
+    if (model.has_slope()) {
+      // ∂E/∂β on its own: not zero, and its finite difference.
+      Vector<double> g = Vector<double>::Zero(model.num_params());
+      model.accumulate_param_gradient(X, c, g);
+      const Index k = model.num_params() - 1;
+      const auto numeric = finite_difference_param_gradient(model, [&] {
+        Vector<double> e;
+        model.energy(X, e);
+        return c.dot(e);
+      });
+      REQUIRE(std::abs(g(k)) > 1e-3);
+      REQUIRE(g(k) == Approx(numeric(k)).epsilon(1e-6));
+    }
   }
 }
 
@@ -280,10 +301,10 @@ TEST_CASE("a const MlpEnergy is shared by threads, each with its own evaluation"
 TEMPLATE_TEST_CASE("MlpEnergy's evaluation passes check_evaluation for every activation", "[models][mlp][flips]",
                    float, double) {
   std::mt19937_64 rng(28);
-  for (const Activation activation : {Activation::Swish, Activation::Tanh, Activation::Elu, Activation::Softplus}) {
+  for (const Activation activation : all_activations) {
     MlpEnergy<TestType> model(14, {11, 9}, activation);
     model.initialize(rng);
-    model.params() *= TestType(2);
+    model.params() *= TestType(2);  // β = 2 for LearnableSwish
     const auto X = random_binary<TestType>(23, 14, rng);
     for (const int threads : thread_counts()) {
       ScopedThreads scoped(threads);

@@ -31,6 +31,9 @@ std::atomic<long> counted_allocations{0};
 std::atomic<bool> counting{false};
 }  // namespace
 
+// The replacements pair malloc with free; GCC cannot see that they replace each other.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t size) {
   if (counting.load(std::memory_order_relaxed)) counted_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
@@ -41,6 +44,7 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 using namespace ratiomatch;
 using namespace ratiomatch::testing;

@@ -15,6 +15,10 @@ enum class Activation {
   Tanh,      ///< `a(z) = tanh z`; `a'(z) = 1 − a²`
   Elu,       ///< `a(z) = z` for z > 0, `e^z − 1` otherwise; `a'(z) = 1` or `a + 1`
   Softplus,  ///< `a(z) = log(1 + e^z)` (computed stably); `a'(z) = σ(z)`
+  /// `a(z) = z σ(βz)` with one slope `β` shared by every hidden layer and learned with the
+  /// weights (the reference network of RMwGGIS: one Swish module appended after every layer);
+  /// `∂a/∂z = σ(βz) + β a(z)(1 − σ(βz))`, `∂a/∂β = z a(z)(1 − σ(βz))`
+  LearnableSwish,
 };
 
 /// @brief The activation's lower-case name (`swish`, `tanh`, `elu`, `softplus`).
@@ -24,19 +28,22 @@ inline std::string_view to_string(Activation act) {
     case Activation::Tanh: return "tanh";
     case Activation::Elu: return "elu";
     case Activation::Softplus: return "softplus";
+    case Activation::LearnableSwish: return "learnable-swish";
   }
   return "unknown";
 }
 
 namespace detail {
 
-/// `H = a(Z)` elementwise.
+/// `H = a(Z)` elementwise; `beta` is the slope of `LearnableSwish` (ignored otherwise).
 template <class ZD, class HD>
-void activate(Activation act, const Eigen::ArrayBase<ZD>& z, Eigen::ArrayBase<HD> const& h_out) {
+void activate(Activation act, const Eigen::ArrayBase<ZD>& z, Eigen::ArrayBase<HD> const& h_out,
+              typename ZD::Scalar beta = 1) {
   using S = typename ZD::Scalar;
   auto& h = const_cast<Eigen::ArrayBase<HD>&>(h_out);
   switch (act) {
     case Activation::Swish: h = z / (S(1) + (-z).exp()); break;
+    case Activation::LearnableSwish: h = z / (S(1) + (-beta * z).exp()); break;
     case Activation::Tanh: h = z.tanh(); break;
     case Activation::Elu: h = (z > S(0)).select(z, z.min(S(0)).expm1()); break;
     case Activation::Softplus: h = z.max(S(0)) + (-z.abs()).exp().log1p(); break;
@@ -46,16 +53,27 @@ void activate(Activation act, const Eigen::ArrayBase<ZD>& z, Eigen::ArrayBase<HD
 /// `Δ ⊙= a'(Z)`, using the stored outputs `H = a(Z)` where that is cheaper.
 template <class ZD, class HD, class DD>
 void multiply_by_derivative(Activation act, const Eigen::ArrayBase<ZD>& z, const Eigen::ArrayBase<HD>& h,
-                            Eigen::ArrayBase<DD> const& delta_out) {
+                            Eigen::ArrayBase<DD> const& delta_out, typename ZD::Scalar beta = 1) {
   using S = typename ZD::Scalar;
   auto& delta = const_cast<Eigen::ArrayBase<DD>&>(delta_out);
   switch (act) {
     // σ(z)(1 − h) + h = σ + h(1 − σ); σ comes from z because h alone does not determine it.
     case Activation::Swish: delta *= (S(1) - h) / (S(1) + (-z).exp()) + h; break;
+    // σ(βz) + β h (1 − σ(βz)) = σ (1 − β h) + β h.
+    case Activation::LearnableSwish: delta *= (S(1) - beta * h) / (S(1) + (-beta * z).exp()) + beta * h; break;
     case Activation::Tanh: delta *= S(1) - h * h; break;
     case Activation::Elu: delta *= (z > S(0)).select(S(1), h + S(1)); break;
     case Activation::Softplus: delta *= S(1) / (S(1) + (-z).exp()); break;
   }
+}
+
+/// `Σ Δ ⊙ ∂a/∂β` over all entries for `LearnableSwish`: `∂a/∂β = z h (1 − σ(βz))`, with `Δ`
+/// the gradient with respect to the activations `H` (before `multiply_by_derivative`).
+template <class ZD, class HD, class DD>
+typename ZD::Scalar slope_gradient(const Eigen::ArrayBase<ZD>& z, const Eigen::ArrayBase<HD>& h,
+                                   const Eigen::ArrayBase<DD>& delta, typename ZD::Scalar beta) {
+  using S = typename ZD::Scalar;
+  return (delta * z * h * (S(1) - S(1) / (S(1) + (-beta * z).exp()))).sum();
 }
 
 }  // namespace detail

@@ -33,8 +33,14 @@ namespace ratiomatch {
 /// uses the rank-1 structure of the first layer: flipping bit `i` of `x` changes `z_1` by
 /// `(1 − 2x_i) W_1[:, i]`, so a flipped row costs the layers above the first only.
 ///
+/// With `Activation::LearnableSwish`, `a(z) = z σ(βz)` with one slope `β` shared by every
+/// hidden layer; its gradient is `∂E/∂β = Σ_l Σ_units (δ_l W_l) ⊙ z_{l−1} a_{l−1} (1 − σ(βz_{l−1}))`
+/// (the gradient with respect to each activation times `∂a/∂β`), accumulated in every backward
+/// pass that accumulates a parameter gradient, the flipped rows' included.
+///
 /// `params()` order: for each layer its `W` (out × in, row-major) then its `b`, the order of
-/// PyTorch's `nn.Linear` parameters. The model holds its parameters only: a const model can be
+/// PyTorch's `nn.Linear` parameters; with `LearnableSwish`, `β` last, after the output layer's
+/// bias (`initialize` sets it to 1). The model holds its parameters only: a const model can be
 /// used from several threads at once. The direct members (`energy`, `input_gradient`, …)
 /// allocate their workspaces per call; steps that repeat use a batch evaluation instead.
 /// @tparam S `float` or `double`
@@ -64,7 +70,9 @@ class MlpEnergy {
       weight_offset_.push_back(offset);
       offset += widths_[l + 1] * widths_[l] + widths_[l + 1];
     }
+    if (activation == Activation::LearnableSwish) ++offset;  // β, last
     theta_.setZero(offset);
+    if (activation == Activation::LearnableSwish) theta_(offset - 1) = S(1);
   }
 
   Index dim() const { return widths_.front(); }
@@ -74,6 +82,10 @@ class MlpEnergy {
   /// @brief Layer widths `d, h_1, …, h_k, 1`.
   const std::vector<Index>& widths() const { return widths_; }
   Activation activation() const { return activation_; }
+  /// @brief Whether the activation has a learned slope `β` (`Activation::LearnableSwish`).
+  bool has_slope() const { return activation_ == Activation::LearnableSwish; }
+  /// @brief The activation's slope `β`: the last parameter with `LearnableSwish`, else 1.
+  S slope() const { return has_slope() ? theta_(theta_.size() - 1) : S(1); }
 
   /// @brief All parameters as one writable vector (per layer: `W` row-major, then `b`).
   Eigen::Map<Vector<S>> params() { return {theta_.data(), theta_.size()}; }
@@ -101,6 +113,7 @@ class MlpEnergy {
       auto b = bias(l);
       for (Index r = 0; r < b.size(); ++r) b(r) = draw();
     }
+    if (has_slope()) theta_(theta_.size() - 1) = S(1);
   }
 
   /// @brief `e(r) = E(X.row(r))`.
@@ -185,7 +198,8 @@ class MlpEnergy {
   // is still in cache.
   void forward_above_first(Workspace& ws, Index n) const {
     const Index L = num_layers();
-    if (L > 1) detail::activate(activation_, ws.z[0].topRows(n).array(), ws.a[0].topRows(n).array());
+    const S beta = slope();
+    if (L > 1) detail::activate(activation_, ws.z[0].topRows(n).array(), ws.a[0].topRows(n).array(), beta);
     for (Index l = 1; l < L; ++l) {
       auto zl = ws.z[l].topRows(n);
       zl.noalias() = ws.a[l - 1].topRows(n) * weight(l).transpose();
@@ -193,7 +207,7 @@ class MlpEnergy {
       for (Index j = 0; j < zl.cols(); ++j) {
         auto column = zl.col(j).array();
         column += b(j);
-        if (l + 1 < L) detail::activate(activation_, column, ws.a[l].col(j).head(n).array());
+        if (l + 1 < L) detail::activate(activation_, column, ws.a[l].col(j).head(n).array(), beta);
       }
     }
   }
@@ -209,9 +223,11 @@ class MlpEnergy {
         Eigen::Map<Vector<S>>(g + bias_offset(l), widths_[l + 1]).noalias() += dz.colwise().sum().transpose();
       }
       auto dz_below = ws.dz[l - 1].topRows(n);
-      dz_below.noalias() = dz * weight(l);
-      detail::multiply_by_derivative(activation_, ws.z[l - 1].topRows(n).array(), ws.a[l - 1].topRows(n).array(),
-                                     dz_below.array());
+      dz_below.noalias() = dz * weight(l);  // the gradient with respect to the activations a_{l−1}
+      const auto z = ws.z[l - 1].topRows(n).array();
+      const auto a = ws.a[l - 1].topRows(n).array();
+      if (g != nullptr && has_slope()) g[num_params() - 1] += detail::slope_gradient(z, a, dz_below.array(), slope());
+      detail::multiply_by_derivative(activation_, z, a, dz_below.array(), slope());
     }
   }
 
