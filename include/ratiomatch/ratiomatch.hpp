@@ -32,6 +32,7 @@
 #include "ratiomatch/metrics/exact.hpp"
 #include "ratiomatch/metrics/ising_rmse.hpp"
 #include "ratiomatch/metrics/mmd.hpp"
+#include "ratiomatch/metrics/pseudo_likelihood.hpp"
 #include "ratiomatch/data/binary_dataset.hpp"
 #include "ratiomatch/data/gray_code.hpp"
 #include "ratiomatch/data/ising_data.hpp"

@@ -12,6 +12,7 @@
 #include <ratiomatch/metrics/exact.hpp>
 #include <ratiomatch/metrics/ising_rmse.hpp>
 #include <ratiomatch/metrics/mmd.hpp>
+#include <ratiomatch/metrics/pseudo_likelihood.hpp>
 #include <ratiomatch/models/ising_model.hpp>
 
 #include "test_support.hpp"
@@ -499,4 +500,35 @@ TEST_CASE("exact metrics reject bad input", "[metrics][exact][errors]") {
   CHECK_THROWS_WITH(kl_divergence(half, Vector<double>::Zero(2)), Contains("exp(log_q).sum() (2) must be 1"));
   CHECK_THROWS_AS(kl_divergence(Vector<double>::Constant(2, std::nan("")), half), std::invalid_argument);
   CHECK_THROWS_AS(kl_divergence(Vector<double>(0), Vector<double>(0)), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("pseudo_log_likelihood equals the sum of exact conditionals by enumeration", "[metrics][pseudo]",
+                   float, double) {
+  std::mt19937_64 rng(401);
+  const Index d = 7;
+  const auto model = random_ising<TestType>(d, 0.5, rng);
+  const auto X = random_binary<TestType>(9, d, rng);
+  for (const double beta : {1.0, 2.5}) {
+    const Vector<double> log_p = log_probabilities(model, beta);
+    double expected = 0;
+    for (Index r = 0; r < X.rows(); ++r) {
+      Index k = 0;
+      for (Index i = 0; i < d; ++i) k |= static_cast<Index>(X(r, i)) << i;
+      for (Index i = 0; i < d; ++i) {
+        const Index flipped = k ^ (Index{1} << i);
+        const double top = std::max(log_p(k), log_p(flipped));
+        expected += log_p(k) - (top + std::log(std::exp(log_p(k) - top) + std::exp(log_p(flipped) - top)));
+      }
+    }
+    expected /= static_cast<double>(X.rows());
+    INFO("beta " << beta);
+    CHECK(pseudo_log_likelihood(model, X, beta) == Approx(expected).epsilon(Tolerance<TestType>::relative * 10));
+    // The generic evaluation gives the same number.
+    auto copy = model;
+    CHECK(pseudo_log_likelihood(RequiredOnly(copy), X, beta) ==
+          Approx(expected).epsilon(Tolerance<TestType>::relative * 10));
+  }
+  Matrix<TestType> bad = X;
+  bad(0, 0) = TestType(2);
+  CHECK_THROWS_WITH(pseudo_log_likelihood(model, bad), Catch::Matchers::Contains("ratiomatch::pseudo_log_likelihood"));
 }
