@@ -15,6 +15,7 @@
 #include "ratiomatch/core/errors.hpp"
 #include "ratiomatch/core/types.hpp"
 #include "ratiomatch/core/workspace_cache.hpp"
+#include "ratiomatch/estimators/likelihood_gradient.hpp"
 #include "ratiomatch/samplers/sampler_support.hpp"
 
 namespace ratiomatch {
@@ -25,14 +26,6 @@ namespace detail {
 template <class S>
 struct PcdState {
   Matrix<S> chains;      // the persistent chains, m × d (0 × 0 until the first call or after reset)
-};
-
-/// What a gradient call needs for model `M`, sized once and reused.
-template <class M>
-struct PcdScratch {
-  using S = typename M::Scalar;
-  EvaluationFor<M> data, chains;        // the data batch and the chains being advanced
-  Vector<S> data_weight, chain_weight;  // 1/n and −1/m
 };
 
 }  // namespace detail
@@ -159,8 +152,8 @@ class PersistentContrastiveDivergence {
                   "e.g. GibbsSampler or GibbsWithGradients");
     check_batch(where, X, model.dim());
     auto& st = state_.template get<S>();
-    auto& ws = scratch_.template get<detail::PcdScratch<M>>();
-    const Index n = X.rows(), m = num_chains_, d = model.dim();
+    auto& ws = scratch_.template get<detail::ChainGradientScratch<M>>();
+    const Index m = num_chains_, d = model.dim();
 
     // The chains to advance: the persistent ones, or fresh uniform bits; they are committed
     // to `st.chains` only after everything succeeded.
@@ -176,20 +169,8 @@ class PersistentContrastiveDivergence {
     }
 
     ws.data.bind(model, X);
-    check_finite(where, "data energy", ws.data.energy());
-    check_finite(where, "chain energy", ws.chains.energy());
-    const double surrogate = ws.data.energy().template cast<double>().mean() -
-                             ws.chains.energy().template cast<double>().mean();
-    const S value = static_cast<S>(surrogate);
-    check_finite(where, "loss", value);
+    const S value = detail::data_minus_chains(where, ws, grad);
     if (grad == nullptr) return value;  // loss(): the persistent chains are left unchanged
-
-    grad->setZero(model.num_params());
-    ws.data_weight.setConstant(n, S(1) / static_cast<S>(n));
-    ws.chain_weight.setConstant(m, S(-1) / static_cast<S>(m));
-    ws.data.accumulate_param_gradient(ws.data_weight, *grad);
-    ws.chains.accumulate_param_gradient(ws.chain_weight, *grad);
-    check_finite(where, "gradient", *grad);
     st.chains = ws.chains.batch();  // commit only after everything succeeded
     return value;
   }
