@@ -44,4 +44,5 @@
 #include "ratiomatch/train/csv_log.hpp"
 #include "ratiomatch/train/progress_reporter.hpp"
 #include "ratiomatch/train/trainer.hpp"
-// ratiomatch/io/rgb_image.hpp (PNG output) is not included here: it needs stb (libstb-dev).
+// ratiomatch/io/rgb_image.hpp (PNG output) is not included here: it needs stb (libstb-dev); nor is
+// ratiomatch/data/idx_reader.hpp ((Fashion-)MNIST files): it needs zlib (zlib1g-dev).
