@@ -1,0 +1,227 @@
+// Trains a Bernoulli RBM on binarised Fashion-MNIST (Debian's dataset-fashion-mnist) with any
+// ratio matching estimator or with contrastive divergence, and measures it the way the field
+// does: the test log-likelihood in nats, with log Z exact (a layer of at most 20 units) or
+// estimated by annealed importance sampling, against the base-rate model of independent bits.
+#include <ratiomatch/ratiomatch.hpp>
+#include <ratiomatch/data/idx_reader.hpp>
+#include <ratiomatch/io/rgb_image.hpp>
+#include <ratiomatch/train/trainer.hpp>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "command_line.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
+
+using namespace ratiomatch;
+
+namespace {
+
+struct Settings {
+  std::string estimator = "gg-advanced";
+  std::string objective = "hyvarinen";
+  Index hidden = 16;
+  Index flips = 10;
+  Index cd_steps = 1;
+  Index batch = 100;
+  double lr = 1e-3;
+  Index iters = 5000;
+  double time_budget = 0;
+  std::uint64_t seed = 1;
+  std::string binarize = "threshold";
+  std::string data_dir = std::string(fashion_mnist_default_dir);
+  std::string out = "out/rbm";
+  Index ais_runs = 100;
+  Index ais_temperatures = 14500;
+  Index train_subset = 0;  // 0: all 60,000 training images
+  Index test_subset = 0;   // 0: all 10,000 test images
+  Index log_every = 100;
+};
+
+Matrix<float> binarised(const IdxImages& images, const Settings& s, std::uint64_t seed) {
+  if (s.binarize == "threshold") return binarize_by_threshold<float>(images);
+  std::mt19937_64 rng(seed);
+  return binarize_stochastically<float>(images, rng);
+}
+
+// The first `count` rows (all if count is 0 or too large).
+Matrix<float> first_rows(const Matrix<float>& X, Index count) {
+  return count > 0 && count < X.rows() ? Matrix<float>(X.topRows(count)) : X;
+}
+
+// Mean log-likelihood of independent bits with the (add-one smoothed) marginals of `train`.
+double base_rate_log_likelihood(const Matrix<float>& train, const Matrix<float>& test) {
+  const Eigen::ArrayXd p = (train.cast<double>().colwise().sum().transpose().array() + 1) / (train.rows() + 2.0);
+  const Eigen::ArrayXd log_p = p.log(), log_q = (1 - p).log();
+  const Eigen::MatrixXd X = test.cast<double>();
+  return ((X * log_p.matrix()).array() + ((1 - X.array()).matrix() * log_q.matrix()).array()).mean();
+}
+
+// A grid of 28 × 28 tiles, `scale` screen pixels per image pixel, one tile per row of `rows`.
+RgbImage tile_grid(const Matrix<float>& rows, int columns, int scale, bool diverging_colours) {
+  const int count = static_cast<int>(rows.rows()), grid_rows = (count + columns - 1) / columns, side = 28;
+  RgbImage image(columns * (side * scale + 2), grid_rows * (side * scale + 2), {255, 255, 255});
+  for (int k = 0; k < count; ++k) {
+    const float extent = diverging_colours ? std::max(1e-6f, rows.row(k).cwiseAbs().maxCoeff()) : 1.0f;
+    for (int y = 0; y < side; ++y)
+      for (int x = 0; x < side; ++x) {
+        const float v = rows(k, y * side + x);
+        const Rgb colour = diverging_colours ? diverging(v / extent)
+                                             : Rgb{static_cast<std::uint8_t>(255 * (1 - v)),
+                                                   static_cast<std::uint8_t>(255 * (1 - v)),
+                                                   static_cast<std::uint8_t>(255 * (1 - v))};
+        image.fill_rect((k % columns) * (side * scale + 2) + x * scale, (k / columns) * (side * scale + 2) + y * scale,
+                        (k % columns) * (side * scale + 2) + (x + 1) * scale,
+                        (k / columns) * (side * scale + 2) + (y + 1) * scale, colour);
+      }
+  }
+  return image;
+}
+
+template <class Estimator>
+int train(const Estimator& estimator, const Settings& s) {
+  std::filesystem::create_directories(s.out);
+  const Matrix<float> train_bits = first_rows(binarised(read_fashion_mnist_images("train", s.data_dir), s, s.seed), s.train_subset);
+  const Matrix<float> test_bits = first_rows(binarised(read_fashion_mnist_images("test", s.data_dir), s, s.seed + 1), s.test_subset);
+  const Index d = train_bits.cols();
+
+  std::mt19937_64 setup(s.seed);
+  BernoulliRBM<float> rbm(d, s.hidden);
+  rbm.initialize(setup);
+  rbm.set_visible_bias_from_data(train_bits);
+  const Vector<float> base_bias = rbm.visible_bias();
+  Adam<float> adam(rbm.num_params(), {.lr = s.lr});
+  std::ostringstream tag;
+  tag << "train_rbm estimator=" << s.estimator << " objective=" << s.objective << " hidden=" << s.hidden
+      << " flips=" << s.flips << " cd_steps=" << s.cd_steps << " batch=" << s.batch << " lr=" << s.lr
+      << " seed=" << s.seed << " binarize=" << s.binarize << " train=" << train_bits.rows();
+  Trainer trainer(rbm, estimator, adam,
+                  TrainerOptions{.iterations = s.iters, .log_every = s.log_every, .checkpoint_every = 1000,
+                                 .out_dir = s.out, .tag = tag.str(), .max_seconds = s.time_budget});
+  std::mt19937_64 rng(s.seed * 2654435761u + 29);
+  auto next_batch = [&](Matrix<float>& batch, std::mt19937_64& r) {
+    batch.resize(s.batch, d);
+    for (Index k = 0; k < s.batch; ++k) batch.row(k) = train_bits.row(uniform_index(r, train_bits.rows()));
+  };
+  const TrainResult result = trainer.run(next_batch, rng);
+  if (result.failed) {
+    std::cerr << "train_rbm: " << result.message << "\n";
+    return 1;
+  }
+
+  // log Z: exact when a layer is small, otherwise (and also then, as a check) by AIS.
+  nlohmann::json summary;
+  const bool exact = std::min(d, s.hidden) <= 20;
+  double log_z = 0, log_z_stderr = 0;
+  if (exact) {
+    log_z = rbm.log_partition();
+    summary["log_partition_exact"] = log_z;
+  }
+  if (s.ais_runs > 0) {
+    std::mt19937_64 ais_rng(s.seed + 7);
+    const auto ais = annealed_log_partition(rbm, base_bias, {.runs = s.ais_runs, .temperatures = s.ais_temperatures},
+                                            ais_rng);
+    summary["log_partition_ais"] = ais.log_partition;
+    summary["log_partition_ais_stderr"] = ais.standard_error;
+    if (!exact) log_z = ais.log_partition, log_z_stderr = ais.standard_error;
+  }
+  if (!exact && s.ais_runs <= 0) throw std::invalid_argument("--ais-runs must be positive when both layers exceed 20 units");
+  auto log_likelihood = [&](const Matrix<float>& X) {
+    Vector<float> energy;
+    rbm.energy(X, energy);
+    return -energy.cast<double>().mean() - log_z;
+  };
+  const double test_ll = log_likelihood(test_bits);
+  const double train_ll = log_likelihood(first_rows(train_bits, 10000));
+  const double base_rate = base_rate_log_likelihood(train_bits, test_bits);
+
+  std::mt19937_64 sample_rng(s.seed + 11);
+  const Matrix<float> samples = BlockGibbsSampler().sample(rbm, 100, 1000, sample_rng);
+  tile_grid(samples, 10, 2, false).save_png((std::filesystem::path(s.out) / "samples.png").string());
+  tile_grid(rbm.weight().topRows(std::min<Index>(100, s.hidden)), 10, 2, true)
+      .save_png((std::filesystem::path(s.out) / "filters.png").string());
+
+  summary["estimator"] = s.estimator;
+  summary["objective"] = s.estimator == "cd" || s.estimator == "pcd" ? "likelihood" : s.objective;
+  summary["hidden"] = s.hidden;
+  summary["test_log_likelihood"] = test_ll;
+  summary["train_log_likelihood"] = train_ll;
+  summary["log_partition"] = log_z;
+  summary["log_partition_stderr"] = log_z_stderr;
+  summary["base_rate_test_log_likelihood"] = base_rate;
+  summary["iterations"] = result.iterations;
+  summary["wall_seconds"] = result.wall_seconds;
+  summary["train_images"] = train_bits.rows();
+  summary["test_images"] = test_bits.rows();
+  std::ofstream(std::filesystem::path(s.out) / "summary.json") << summary.dump(2) << "\n";
+  std::cout << "trained " << s.estimator << " on " << train_bits.rows() << " images for " << result.iterations
+            << " iterations in " << result.wall_seconds << " s\n"
+            << "test log-likelihood " << test_ll << " nats (base rate " << base_rate << "), log Z " << log_z
+            << (exact ? " (exact)" : " (AIS)") << "\n"
+            << "pictures: " << (std::filesystem::path(s.out) / "samples.png").string() << ", "
+            << (std::filesystem::path(s.out) / "filters.png").string() << "\n";
+  return 0;
+}
+
+template <class Objective>
+int dispatch_ratio_matching(const Settings& s) {
+  if (s.estimator == "rm") return train(RatioMatching<Objective>(), s);
+  if (s.estimator == "uniform") return train(UniformSampledRM<Objective>(s.flips), s);
+  return train(GradientGuidedRM<Objective>(s.flips, s.estimator == "gg-basic" ? GuidedVariant::Basic
+                                                                             : GuidedVariant::Advanced),
+               s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"Trains a Bernoulli RBM on binarised Fashion-MNIST and reports its test log-likelihood"};
+  app.add_option("--estimator", s.estimator, "training method")
+      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "cd", "pcd"}))
+      ->capture_default_str();
+  app.add_option("--objective", s.objective, "ratio objective of the ratio matching methods")
+      ->check(CLI::IsMember({"hyvarinen", "sqrt", "squared"}))
+      ->capture_default_str();
+  app.add_option("--hidden", s.hidden, "hidden units")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--flips", s.flips, "flips per sample (sampled estimators)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--cd-steps", s.cd_steps, "block Gibbs steps per update (cd, pcd)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--batch", s.batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", s.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--iters", s.iters, "training iterations")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--time-budget", s.time_budget, "stop after this many seconds of training (0: none)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--seed", s.seed, "random seed")->capture_default_str();
+  app.add_option("--binarize", s.binarize, "threshold (pixel >= 128) or stochastic (seeded)")
+      ->check(CLI::IsMember({"threshold", "stochastic"}))->capture_default_str();
+  app.add_option("--data-dir", s.data_dir, "folder of the Fashion-MNIST IDX files")->capture_default_str();
+  app.add_option("--out", s.out, "output folder")->capture_default_str();
+  app.add_option("--ais-runs", s.ais_runs, "AIS runs (0: exact log Z only)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--ais-temperatures", s.ais_temperatures, "AIS intermediate distributions")
+      ->check(CLI::Range(Index{3}, Index{10000000}))->capture_default_str();
+  app.add_option("--train-subset", s.train_subset, "use the first N training images (0: all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--test-subset", s.test_subset, "use the first N test images (0: all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--log-every", s.log_every, "iterations between log rows")->check(CLI::PositiveNumber)->capture_default_str();
+  if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
+  return examples::run_reporting_errors("train_rbm", [&]() -> int {
+    try {
+      if (s.estimator == "cd") return train(ContrastiveDivergence(BlockGibbsSampler(), s.cd_steps), s);
+      if (s.estimator == "pcd") return train(PersistentContrastiveDivergence(BlockGibbsSampler(), s.batch, s.cd_steps), s);
+      if (s.objective == "sqrt") return dispatch_ratio_matching<SqrtRatio>(s);
+      if (s.objective == "squared") return dispatch_ratio_matching<SquaredRatio>(s);
+      return dispatch_ratio_matching<HyvarinenRatio>(s);
+    } catch (const IdxError& e) {
+      std::cerr << "train_rbm: " << e.what() << "\n";
+      return 2;
+    }
+  });
+}
