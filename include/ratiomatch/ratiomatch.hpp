@@ -5,6 +5,7 @@
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/errors.hpp"
+#include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/core/finite_difference.hpp"
 #include "ratiomatch/core/random.hpp"
 #include "ratiomatch/core/required_only.hpp"
@@ -35,6 +36,7 @@
 #include "ratiomatch/data/toy2d.hpp"
 #include "ratiomatch/io/checkpoint.hpp"
 #include "ratiomatch/train/csv_log.hpp"
+#include "ratiomatch/train/log_window.hpp"
 #include "ratiomatch/train/progress_reporter.hpp"
 #include "ratiomatch/train/trainer.hpp"
 // ratiomatch/io/rgb_image.hpp (PNG output) is not included here: it needs stb (libstb-dev).
