@@ -32,6 +32,7 @@
 #include "ratiomatch/data/binary_dataset.hpp"
 #include "ratiomatch/data/gray_code.hpp"
 #include "ratiomatch/data/ising_data.hpp"
+#include "ratiomatch/data/ising_data_provenance.hpp"
 #include "ratiomatch/data/points2d.hpp"
 #include "ratiomatch/data/toy2d.hpp"
 #include "ratiomatch/io/checkpoint.hpp"
