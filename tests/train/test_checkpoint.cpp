@@ -135,3 +135,24 @@ TEST_CASE("ProgressReporter prints plain lines off a terminal and formats durati
   CHECK(ProgressReporter::format_duration(3725) == "1:02:05");
   CHECK(ProgressReporter::format_duration(-1) == "?");
 }
+
+TEST_CASE("a checkpoint with empty vectors and matrices round-trips", "[io][checkpoint]") {
+  // Found by fuzz/fuzz_checkpoint under UBSan: an empty vector has no data pointer to copy to.
+  const auto path = temp_path("empty.bin");
+  TrainingSnapshot<float> saved;
+  saved.tag = "empty";
+  saved.params.resize(0);
+  saved.optimizer_buffers = {Vector<float>(0)};
+  EstimatorState state;
+  state.single.push_back(Matrix<float>(0, 0));
+  saved.estimator_state = state;
+  save_checkpoint(path, saved);
+  const auto loaded = load_checkpoint<float>(path);
+  CHECK(loaded.params.size() == 0);
+  REQUIRE(loaded.optimizer_buffers.size() == 1);
+  CHECK(loaded.optimizer_buffers[0].size() == 0);
+  REQUIRE(loaded.estimator_state);
+  REQUIRE(loaded.estimator_state->single.size() == 1);
+  CHECK(loaded.estimator_state->single[0].size() == 0);
+  CHECK(loaded.estimator_state->twice.empty());
+}

@@ -83,12 +83,12 @@ class PayloadWriter {
   void put_matrix(const Matrix<S>& A) {
     put<std::uint64_t>(static_cast<std::uint64_t>(A.rows()));
     put<std::uint64_t>(static_cast<std::uint64_t>(A.cols()));
-    bytes_.append(reinterpret_cast<const char*>(A.data()), sizeof(S) * static_cast<std::size_t>(A.size()));
+    if (A.size()) bytes_.append(reinterpret_cast<const char*>(A.data()), sizeof(S) * static_cast<std::size_t>(A.size()));
   }
   template <class S>
   void put_vector(const Vector<S>& v) {
     put<std::uint64_t>(static_cast<std::uint64_t>(v.size()));
-    bytes_.append(reinterpret_cast<const char*>(v.data()), sizeof(S) * static_cast<std::size_t>(v.size()));
+    if (v.size()) bytes_.append(reinterpret_cast<const char*>(v.data()), sizeof(S) * static_cast<std::size_t>(v.size()));
   }
   const std::string& bytes() const { return bytes_; }
 
@@ -119,7 +119,7 @@ class PayloadReader {
     const auto n = get<std::uint64_t>();
     need_elements(n, sizeof(S));
     Vector<S> v(static_cast<Index>(n));
-    std::memcpy(v.data(), bytes_.data() + pos_, n * sizeof(S));
+    if (n) std::memcpy(v.data(), bytes_.data() + pos_, n * sizeof(S));  // an empty vector has no data pointer
     pos_ += n * sizeof(S);
     return v;
   }
