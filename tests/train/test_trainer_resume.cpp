@@ -441,3 +441,27 @@ TEST_CASE("a format version 1 checkpoint of a stateless estimator still resumes"
   CHECK(other.params() == snapshot.params);
   CHECK(other_adam.step_count() == 12);
 }
+
+TEST_CASE("a stateless estimator refuses a checkpoint that holds estimator state", "[train][resume][strong]") {
+  const auto dir = fresh_dir("stateless_victim");
+  std::string path;
+  {
+    auto model = make_model<double>(5);
+    const Pcd pcd(GibbsSampler(1.0), 5, 1);
+    Adam<double> adam(model.num_params(), {.lr = 0.05});
+    path = write_checkpoint(dir + "/pcd", model, pcd, adam);
+  }
+  auto model = make_model<double>(8);
+  const Vector<double> before = model.params();
+  const RatioMatching<> rm;
+  Adam<double> adam(model.num_params(), {.lr = 0.05});
+  Trainer trainer(model, rm, adam, short_options(dir + "/victim"));
+  std::mt19937_64 rng(4);
+  const std::mt19937_64 rng_before = rng;
+  CHECK_THROWS_WITH(trainer.resume(path, rng),
+                    Catch::Matchers::Contains("'" + path + "' holds estimator state (1 float and 1 double matrices), "
+                                              "but this estimator keeps none"));
+  CHECK(model.params() == before);
+  CHECK(adam.step_count() == 0);
+  CHECK(rng == rng_before);
+}
