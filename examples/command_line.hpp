@@ -8,9 +8,28 @@
 #include <iostream>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace ratiomatch::examples {
+
+/// A count flag's check: a whole number > 0. CLI11 reports a failure as
+/// `--name: must be a positive whole number, got <value>`.
+inline CLI::Validator positive_count() {
+  return CLI::Validator(
+      [](std::string& input) -> std::string {
+        std::size_t used = 0;
+        long long value = 0;
+        try {
+          value = std::stoll(input, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != input.size() || value <= 0) return "must be a positive whole number, got " + input;
+        return {};
+      },
+      "POSITIVE");
+}
 
 /// Parses the command line; returns the exit code to leave `main` with (after --help or a
 /// bad flag, whose message CLI11 prints), or nothing when the program should run.

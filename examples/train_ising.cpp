@@ -26,7 +26,7 @@ struct Settings {
   Index side = 10;
   double sigma = 0.25;
   Index samples = 2000;
-  Index sweeps = -1;  // < 0: the protocol's 1,000,000 single-site updates per chain
+  Index sweeps = 0;  // 0 (not given): the protocol's 1,000,000 single-site updates per chain
   std::string method = "gg-advanced";
   std::string objective = "hyvarinen";
   double l1 = 0;
@@ -68,20 +68,22 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
   const Index D = truth.dim();
 
   // The data: loaded if the file exists (so every method sees identical data), else drawn
-  // with batched Gibbs chains and saved.
+  // with batched Gibbs chains and saved. The file's first line records how it was drawn; a
+  // file drawn with other settings than the flags' is refused.
   const auto data_start = std::chrono::steady_clock::now();
   Matrix<S> data;
   const std::string data_path = s.data_file.empty() ? (fs::path(s.out) / "data.txt").string() : s.data_file;
+  const IsingDataProvenance provenance{.side = s.side, .sigma = s.sigma, .samples = s.samples,
+                                       .sweeps = s.sweeps > 0 ? s.sweeps : std::max<Index>(1, 1000000 / D),
+                                       .seed = s.seed};
   if (!s.data_file.empty() && fs::exists(s.data_file)) {
-    data = load_binary_data<S>(s.data_file);
-    check_size_match("train_ising", "data columns", data.cols(), "side²", D);
+    data = load_ising_data<S>(s.data_file, provenance);
   } else {
-    const Index sweeps = s.sweeps >= 0 ? s.sweeps : std::max<Index>(1, 1000000 / D);
     std::mt19937_64 data_rng(s.seed * 1000003 + static_cast<std::uint64_t>(s.side) * 7 +
                              static_cast<std::uint64_t>(std::lround(s.sigma * 1000)));
-    std::cerr << "drawing " << s.samples << " samples with " << sweeps << " Gibbs sweeps each\n";
-    data = sample_ising_data(truth, s.samples, sweeps, data_rng);
-    save_binary_data(data_path, data);
+    std::cerr << "drawing " << s.samples << " samples with " << provenance.sweeps << " Gibbs sweeps each\n";
+    data = sample_ising_data(truth, s.samples, provenance.sweeps, data_rng);
+    save_ising_data(data_path, data, provenance);
   }
   const double data_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
 
@@ -161,27 +163,31 @@ int main(int argc, char** argv) {
   Settings s;
   CLI::App app{"Learn the couplings of a periodic-lattice Ising model from samples"};
   app.add_option("--side", s.side, "lattice side (D = side² spins)")->check(CLI::Range(3, 100))->capture_default_str();
-  app.add_option("--sigma", s.sigma, "coupling strength of the ground truth")->capture_default_str();
-  app.add_option("--samples", s.samples, "training samples")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--sweeps", s.sweeps, "Gibbs sweeps per data sample (default: 1,000,000 / D)");
+  app.add_option("--sigma", s.sigma, "coupling strength of the ground truth")
+      ->check(CLI::Range(-100.0, 100.0))->capture_default_str();
+  app.add_option("--samples", s.samples, "training samples")->check(examples::positive_count())->capture_default_str();
+  app.add_option("--sweeps", s.sweeps, "Gibbs sweeps per data sample (default: 1,000,000 / D)")
+      ->check(examples::positive_count());
   app.add_option("--method", s.method, "training method")
       ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "pcd-gibbs", "pcd-gwg"}))->capture_default_str();
   app.add_option("--objective", s.objective, "ratio objective of the ratio matching methods")
       ->check(CLI::IsMember({"squared", "hyvarinen", "sqrt"}))->capture_default_str();
   app.add_option("--l1", s.l1, "L1 penalty λ·Σ_{i≠j}|J_ij|")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--iters", s.iters, "training iterations")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--batch", s.batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--iters", s.iters, "training iterations")->check(examples::positive_count())->capture_default_str();
+  app.add_option("--batch", s.batch, "batch size")->check(examples::positive_count())->capture_default_str();
   app.add_option("--lr", s.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--flips", s.flips, "flips per sample (sampled estimators)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--chains", s.chains, "persistent chains (pcd)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--flips", s.flips, "flips per sample (sampled estimators)")->check(examples::positive_count())->capture_default_str();
+  app.add_option("--chains", s.chains, "persistent chains (pcd)")->check(examples::positive_count())->capture_default_str();
   app.add_option("--pcd-steps", s.pcd_steps, "sampler steps per update (pcd: Gibbs sweeps or GWG proposals)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(examples::positive_count())->capture_default_str();
   app.add_option("--seed", s.seed, "random seed")->capture_default_str();
   app.add_option("--out", s.out, "output folder")->capture_default_str();
-  app.add_option("--data-file", s.data_file, "binary data file: loaded if it exists, else drawn and saved there");
+  app.add_option("--data-file", s.data_file,
+                 "binary data file: loaded if it exists (it must have been drawn with the same --side, --sigma, "
+                 "--samples, --sweeps and --seed), else drawn and saved there");
   app.add_option("--time-budget", s.time_budget, "stop after this many seconds of training (0: none)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--log-every", s.log_every, "iterations between log rows")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--log-every", s.log_every, "iterations between log rows")->check(examples::positive_count())->capture_default_str();
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
   return examples::run_reporting_errors("train_ising", [&] {
     const double D = static_cast<double>(s.side * s.side);

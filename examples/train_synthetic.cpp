@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced"}))->capture_default_str();
   app.add_option("--objective", s.objective, "ratio objective (DESIGN §1): squared is the paper's")
       ->check(CLI::IsMember({"squared", "hyvarinen", "sqrt"}))->capture_default_str();
-  app.add_option("--flips", s.flips, "flips per sample s (sampled estimators)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--flips", s.flips, "flips per sample s (sampled estimators)")->check(examples::positive_count())->capture_default_str();
   app.add_option("--dim", s.dim, "bits per sample (even, at least 4)")
       ->check(CLI::Validator(
           [](std::string& v) {
@@ -245,20 +245,20 @@ int main(int argc, char** argv) {
           },
           "EVEN>=4"))
       ->capture_default_str();
-  app.add_option("--iters", s.iters, "training iterations")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--batch", s.batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--iters", s.iters, "training iterations")->check(examples::positive_count())->capture_default_str();
+  app.add_option("--batch", s.batch, "batch size")->check(examples::positive_count())->capture_default_str();
   app.add_option("--lr", s.lr, "Adam learning rate (default 5e-4; 1e-4 for checkerboard)")->check(CLI::PositiveNumber);
   app.add_option("--weight-decay", s.weight_decay, "L2 weight decay added to the gradient")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--clip", s.clip, "gradient-norm clipping (0: none)")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--seed", s.seed, "random seed")->capture_default_str();
   app.add_option("--out", s.out, "output folder")->capture_default_str();
   app.add_flag("--resume", s.resume, "continue from OUT/checkpoint.bin");
-  app.add_option("--log-every", s.log_every, "iterations between log rows")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--log-every", s.log_every, "iterations between log rows")->check(examples::positive_count())->capture_default_str();
   app.add_option("--eval-every", s.eval_every, "iterations between MMD evaluations (0: at the end only)")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--checkpoint-every", s.checkpoint_every, "iterations between checkpoints")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--eval-samples", s.eval_samples, "model and data samples for the MMD")->check(CLI::Range(2, 1000000))->capture_default_str();
-  app.add_option("--gibbs-sweeps", s.gibbs_sweeps, "Gibbs sweeps per evaluation sample")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--hidden", s.hidden, "hidden layer widths")->check(CLI::PositiveNumber)->delimiter(',')->capture_default_str();
+  app.add_option("--gibbs-sweeps", s.gibbs_sweeps, "Gibbs sweeps per evaluation sample")->check(examples::positive_count())->capture_default_str();
+  app.add_option("--hidden", s.hidden, "hidden layer widths")->check(examples::positive_count())->delimiter(',')->capture_default_str();
   app.add_option("--activation", s.activation, "hidden activation (learnable-swish: x·sigmoid(βx), one learned β)")
       ->check(CLI::IsMember({"learnable-swish", "swish", "tanh", "elu", "softplus"}))
       ->capture_default_str();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <system_error>
@@ -10,6 +11,7 @@
 #include <ratiomatch/core/random.hpp>
 #include <ratiomatch/data/binary_dataset.hpp>
 #include <ratiomatch/data/ising_data.hpp>
+#include <ratiomatch/data/ising_data_provenance.hpp>
 #include <ratiomatch/models/ising_model.hpp>
 #include <ratiomatch/samplers/gibbs_sampler.hpp>
 
@@ -190,4 +192,57 @@ TEMPLATE_TEST_CASE("Ising data survive a save_binary_data / load_binary_data rou
   REQUIRE(loaded.rows() == 200);
   REQUIRE(loaded.cols() == 16);
   REQUIRE(loaded == data);
+}
+
+TEST_CASE("An Ising data file carries its provenance and is refused for other settings", "[data][ising][file]") {
+  TempDir dir;
+  using Catch::Matchers::Contains;
+  const IsingDataProvenance drawn{.side = 3, .sigma = 0.1 + 0.2, .samples = 40, .sweeps = 7, .seed = 5};
+  std::mt19937_64 rng(10);
+  const auto model = IsingModel<float>::periodic_lattice(3, 0.3f);
+  const Matrix<float> data = sample_ising_data(model, drawn.samples, drawn.sweeps, rng);
+  const std::string path = dir.file("ising.txt");
+  save_ising_data(path, data, drawn);
+
+  // The same settings: the data come back (sigma exactly, though 0.1 + 0.2 has 17 digits).
+  REQUIRE(load_ising_data<float>(path, drawn) == data);
+  REQUIRE(load_binary_data<float>(path) == data);  // the provenance is a comment line
+
+  // Each other setting is refused, naming the flag with both values.
+  auto refused = [&](IsingDataProvenance wanted, const std::string& text) {
+    CHECK_THROWS_WITH(load_ising_data<float>(path, wanted), Contains("'" + path + "'") && Contains(text));
+  };
+  auto other = drawn;
+  other.side = 4;
+  refused(other, "--side 4 (file: 3)");
+  other = drawn;
+  other.sigma = 0.25;
+  refused(other, "--sigma 0.25 (file: 0.30000000000000004)");
+  other = drawn;
+  other.samples = 41;
+  refused(other, "--samples 41 (file: 40)");
+  other = drawn;
+  other.sweeps = 8;
+  refused(other, "--sweeps 8 (file: 7)");
+  other = drawn;
+  other.seed = 6;
+  refused(other, "--seed 6 (file: 5)");
+  other.sigma = 0.5;
+  refused(other, "--sigma 0.5 (file: 0.30000000000000004), --seed 6 (file: 5)");
+
+  // A file without provenance, and one whose data disagree with it.
+  save_binary_data(dir.file("plain.txt"), data);
+  CHECK_THROWS_WITH(load_ising_data<float>(dir.file("plain.txt"), drawn),
+                    Contains("plain.txt") && Contains("no '# ratiomatch-ising-data ...' line"));
+  save_binary_data(dir.file("short.txt"), data.topRows(39), drawn.to_line());
+  CHECK_THROWS_WITH(load_ising_data<float>(dir.file("short.txt"), drawn),
+                    Contains("holds 39 × 9 samples, its provenance says 40 × 9"));
+  std::ofstream(dir.file("malformed.txt")) << "# ratiomatch-ising-data side=3 sigma=x samples=40 sweeps=7 seed=5\n0 1\n";
+  CHECK_THROWS_WITH(load_ising_data<float>(dir.file("malformed.txt"), drawn), Contains("malformed provenance field 'sigma=x'"));
+  std::ofstream(dir.file("partial.txt")) << "# ratiomatch-ising-data side=3 sigma=0.3 samples=40\n0 1\n";
+  CHECK_THROWS_WITH(load_ising_data<float>(dir.file("partial.txt"), drawn), Contains("lacks 'sweeps='"));
+  other = drawn;
+  other.samples = 41;
+  CHECK_THROWS_WITH(save_ising_data(dir.file("bad.txt"), data, other),
+                    Contains("ratiomatch::save_ising_data: X.rows() (40) must equal provenance.samples (41)"));
 }

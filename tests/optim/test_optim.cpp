@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <ratiomatch/optim/adam.hpp>
@@ -459,4 +461,41 @@ TEST_CASE("clip_gradient_norm rejects non-finite gradients and a non-positive ma
   REQUIRE_THROWS_AS(clip_gradient_norm(ok, 0.0), std::invalid_argument);
   REQUIRE_THROWS_WITH(clip_gradient_norm(ok, -1.0), Contains("ratiomatch::clip_gradient_norm") && Contains("max_norm"));
   REQUIRE_THROWS_AS(clip_gradient_norm(ok, std::numeric_limits<double>::quiet_NaN()), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("check_state accepts exactly the states restore_state accepts, and changes nothing",
+                   "[optim][checkpoint]", Adam<double>, Sgd<double>) {
+  TestType optimizer(3);
+  Vector<double> theta = theta0();
+  optimizer.step(theta, fixed_gradients()[0]);
+  const auto saved = optimizer.state_buffers();
+  const Index steps = optimizer.step_count();
+  const Vector<double> good = Vector<double>::Constant(3, 0.5), short_buffer = Vector<double>::Constant(2, 0.5);
+  Vector<double> bad = good;
+  bad(1) = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::pair<Index, std::vector<Vector<double>>>> states = {
+      {7, std::vector<Vector<double>>(saved.size(), good)},
+      {-1, std::vector<Vector<double>>(saved.size(), good)},
+      {7, std::vector<Vector<double>>(saved.size(), short_buffer)},
+      {7, std::vector<Vector<double>>(saved.size(), bad)},
+      {7, std::vector<Vector<double>>(saved.size() + 1, good)},
+      {7, {}},
+  };
+  for (const auto& [count, buffers] : states) {
+    bool check_threw = false, restore_threw = false;
+    try {
+      optimizer.check_state(count, buffers);
+    } catch (const std::invalid_argument&) {
+      check_threw = true;
+    }
+    CHECK(optimizer.step_count() == steps);  // check_state never changes anything
+    CHECK(optimizer.state_buffers() == saved);
+    TestType other(3);
+    try {
+      other.restore_state(count, buffers);
+    } catch (const std::invalid_argument&) {
+      restore_threw = true;
+    }
+    CHECK(check_threw == restore_threw);
+  }
 }

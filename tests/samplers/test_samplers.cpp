@@ -321,6 +321,51 @@ TEMPLATE_TEST_CASE("One Gibbs sweep and one GWG step leave p_β invariant", "[sa
 
 namespace {
 
+// The exact expected acceptance rate of one GWG step from chains in state k with weights pi:
+// Σ_k π_k Σ_i q(i | k) min(1, p_β(j) q(i | j) / (p_β(k) q(i | k))), j = k ^ 2^i.
+double exact_gwg_acceptance(const std::vector<double>& E, const Matrix<double>& G, Index d, double beta,
+                            const std::vector<double>& pi) {
+  double rate = 0;
+  for (std::size_t k = 0; k < pi.size(); ++k) {
+    const auto q = gwg_proposal(G, d, k, beta);
+    for (Index i = 0; i < d; ++i) {
+      const std::size_t j = k ^ (std::size_t{1} << i);
+      const auto q_back = gwg_proposal(G, d, j, beta);
+      rate += pi[k] * q[i] * std::min(1.0, std::exp(-beta * (E[j] - E[k])) * q_back[i] / q[i]);
+    }
+  }
+  return rate;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("The acceptance rate GWG reports for one step matches the exact expectation by enumeration",
+                   "[samplers][gwg]", float, double) {
+  const double beta = GENERATE(1.0, 2.0);
+  std::mt19937_64 rng(2024);
+  const Index d = 5, copies = 2000;
+  const auto model = random_ising<TestType>(d, rng);
+  const auto E = energies(model);
+  const Index states = Index{1} << d, N = states * copies;
+  // Every state `copies` times: the start law is uniform exactly, and the reported rate is a
+  // mean of N independent Bernoulli draws whose mean is the exact acceptance below.
+  const Matrix<TestType> all = all_states<TestType>(d);
+  Matrix<TestType> X(N, d);
+  for (Index c = 0; c < copies; ++c) X.middleRows(c * states, states) = all;
+  const std::vector<double> uniform(static_cast<std::size_t>(states), 1.0 / static_cast<double>(states));
+  const double exact = exact_gwg_acceptance(E, gradients(model), d, beta, uniform);
+  // Hoeffding: P(|rate − exact| ≥ t) ≤ 2 exp(−2 N t²) = failure_probability.
+  const double t = std::sqrt(std::log(2 / failure_probability) / (2 * static_cast<double>(N)));
+  // Power: the rejection rate 1 − exact lies far outside the interval, so a sampler that
+  // reported it (or counted the rejected chains) fails.
+  REQUIRE(std::abs((1 - exact) - exact) > 3 * t);
+  const double rate = GibbsWithGradients(beta).step(model, X, rng);
+  INFO("reported " << rate << ", exact " << exact << ", tolerance " << t);
+  REQUIRE(std::abs(rate - exact) <= t);
+}
+
+namespace {
+
 template <class S>
 double fraction_of_equal_rows(const Matrix<S>& A, const Matrix<S>& B) {
   Index equal = 0;

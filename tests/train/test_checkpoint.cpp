@@ -28,6 +28,14 @@ TrainingSnapshot<double> example_snapshot() {
   s.optimizer_steps = 1234;
   s.optimizer_buffers = {Vector<double>::Constant(7, 0.25), Vector<double>::Constant(7, 2.0)};
   s.rng_state = "1 2 3";
+  s.window_loss = 3.25;
+  s.window_norm = 0.5;
+  s.window_count = 2;
+  EstimatorState state;
+  state.single.push_back(Matrix<float>::Constant(3, 2, 1.0f));
+  state.twice.push_back(Matrix<double>(0, 0));
+  state.twice.push_back(Matrix<double>::Identity(2, 4));
+  s.estimator_state = state;
   return s;
 }
 
@@ -56,6 +64,15 @@ TEST_CASE("a checkpoint round-trips every field exactly and leaves no temporary 
   REQUIRE(loaded.optimizer_buffers.size() == 2);
   CHECK(loaded.optimizer_buffers[1] == saved.optimizer_buffers[1]);
   CHECK(loaded.rng_state == saved.rng_state);
+  CHECK(loaded.window_loss == saved.window_loss);
+  CHECK(loaded.window_norm == saved.window_norm);
+  CHECK(loaded.window_count == saved.window_count);
+  REQUIRE(loaded.estimator_state);
+  REQUIRE(loaded.estimator_state->single.size() == 1);
+  CHECK(loaded.estimator_state->single[0] == saved.estimator_state->single[0]);
+  REQUIRE(loaded.estimator_state->twice.size() == 2);
+  CHECK(loaded.estimator_state->twice[0].size() == 0);
+  CHECK(loaded.estimator_state->twice[1] == saved.estimator_state->twice[1]);
 }
 
 TEST_CASE("a corrupt, truncated, foreign or mismatched checkpoint is an error, not a crash", "[io][checkpoint]") {
@@ -80,7 +97,7 @@ TEST_CASE("a corrupt, truncated, foreign or mismatched checkpoint is an error, n
   std::string other_version = good;
   other_version[8] = 9;
   write_all(path, other_version);
-  CHECK_THROWS_WITH(load_checkpoint<double>(path), Contains("format version 9, expected 1"));
+  CHECK_THROWS_WITH(load_checkpoint<double>(path), Contains("format version 9, expected 1 to 2"));
 
   CHECK_THROWS_AS(load_checkpoint<double>(temp_path("missing.bin")), CheckpointError);
 }
@@ -117,4 +134,25 @@ TEST_CASE("ProgressReporter prints plain lines off a terminal and formats durati
   CHECK(ProgressReporter::format_duration(75) == "1:15");
   CHECK(ProgressReporter::format_duration(3725) == "1:02:05");
   CHECK(ProgressReporter::format_duration(-1) == "?");
+}
+
+TEST_CASE("a checkpoint with empty vectors and matrices round-trips", "[io][checkpoint]") {
+  // Found by fuzz/fuzz_checkpoint under UBSan: an empty vector has no data pointer to copy to.
+  const auto path = temp_path("empty.bin");
+  TrainingSnapshot<float> saved;
+  saved.tag = "empty";
+  saved.params.resize(0);
+  saved.optimizer_buffers = {Vector<float>(0)};
+  EstimatorState state;
+  state.single.push_back(Matrix<float>(0, 0));
+  saved.estimator_state = state;
+  save_checkpoint(path, saved);
+  const auto loaded = load_checkpoint<float>(path);
+  CHECK(loaded.params.size() == 0);
+  REQUIRE(loaded.optimizer_buffers.size() == 1);
+  CHECK(loaded.optimizer_buffers[0].size() == 0);
+  REQUIRE(loaded.estimator_state);
+  REQUIRE(loaded.estimator_state->single.size() == 1);
+  CHECK(loaded.estimator_state->single[0].size() == 0);
+  CHECK(loaded.estimator_state->twice.empty());
 }

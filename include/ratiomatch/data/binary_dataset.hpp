@@ -143,16 +143,24 @@ Matrix<S> load_binary_data(const std::string& path) {
   return read_binary_data<S>(in, path);
 }
 
-/// @brief Writes `X` as text, one row per line, entries `0`/`1` separated by single spaces.
+/// @brief Writes `X` as text, one row per line, entries `0`/`1` separated by single spaces,
+/// after an optional header of comment lines.
 /// @tparam Derived any Eigen matrix expression, e.g. `Matrix<S>` (S float or double)
 /// @param out the stream written to
 /// @param X the batch, one sample per row, entries exactly 0 or 1
+/// @param header text written first, each of its lines as a comment line `# <line>` (which
+///   `read_binary_data` skips); empty: no header
 /// @throws std::invalid_argument if an entry of `X` is not exactly 0 or 1 (nothing is written)
 /// @throws std::runtime_error if the stream fails
 template <class Derived>
-void write_binary_data(std::ostream& out, const Eigen::MatrixBase<Derived>& X) {
+void write_binary_data(std::ostream& out, const Eigen::MatrixBase<Derived>& X, std::string_view header = {}) {
   using S = typename Derived::Scalar;
   check_binary("ratiomatch::write_binary_data", X);
+  while (!header.empty()) {
+    const auto end = header.find('\n');
+    out << "# " << header.substr(0, end) << '\n';
+    header.remove_prefix(end == std::string_view::npos ? header.size() : end + 1);
+  }
   std::string row;
   row.reserve(static_cast<std::size_t>(2 * X.cols()));
   for (Index r = 0; r < X.rows(); ++r) {
@@ -173,10 +181,11 @@ void write_binary_data(std::ostream& out, const Eigen::MatrixBase<Derived>& X) {
 /// @tparam Derived any Eigen matrix expression, e.g. `Matrix<S>` (S float or double)
 /// @param path the file to create or replace; its directory must exist
 /// @param X the batch, one sample per row, entries exactly 0 or 1
+/// @param header comment lines written first (see `write_binary_data`); empty: none
 /// @throws std::invalid_argument if `X` is empty (no rows or no columns) or not binary
 /// @throws std::runtime_error naming the path if the file cannot be written or renamed
 template <class Derived>
-void save_binary_data(const std::string& path, const Eigen::MatrixBase<Derived>& X) {
+void save_binary_data(const std::string& path, const Eigen::MatrixBase<Derived>& X, std::string_view header = {}) {
   constexpr std::string_view where = "ratiomatch::save_binary_data";
   check_nonempty(where, X);
   if (X.cols() == 0) throw std::invalid_argument(detail::message(where, "X.cols() (0) must be positive"));
@@ -194,7 +203,7 @@ void save_binary_data(const std::string& path, const Eigen::MatrixBase<Derived>&
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("cannot open the temporary file '" + tmp + "' for writing");
     try {
-      write_binary_data(out, X);
+      write_binary_data(out, X, header);
     } catch (const std::runtime_error&) {
       fail("writing the temporary file '" + tmp + "' failed");
     }

@@ -12,6 +12,7 @@
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
+#include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/core/types.hpp"
 
 namespace ratiomatch {
@@ -132,6 +133,30 @@ class Penalized : public detail::ForwardTemperature<Estimator>, public detail::F
     const S total = static_cast<S>(static_cast<double>(inner) + penalty);
     check_finite(where, "loss", total);
     return total;
+  }
+
+  /// @brief The inner estimator's state (`StatefulEstimator`), present when the inner estimator
+  /// has one (e.g. PCD's chains); the penalty has none.
+  EstimatorState state_buffers() const
+    requires StatefulEstimator<Estimator>
+  {
+    return estimator_.state_buffers();
+  }
+
+  /// @brief Validates a state for the inner estimator without changing anything.
+  /// @throws std::invalid_argument as the inner estimator's `check_state`
+  void check_state(const EstimatorState& state) const
+    requires StatefulEstimator<Estimator>
+  {
+    estimator_.check_state(state);
+  }
+
+  /// @brief Restores the inner estimator's state (strong guarantee, as the inner estimator's).
+  /// @throws std::invalid_argument as the inner estimator's `restore_state`
+  void restore_state(const EstimatorState& state) const
+    requires StatefulEstimator<Estimator>
+  {
+    estimator_.restore_state(state);
   }
 
  private:

@@ -5,6 +5,8 @@
 
 #include <concepts>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -13,6 +15,7 @@
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/errors.hpp"
+#include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/core/types.hpp"
 #include "ratiomatch/core/workspace_cache.hpp"
 #include "ratiomatch/estimators/likelihood_gradient.hpp"
@@ -139,6 +142,39 @@ class PersistentContrastiveDivergence {
     return run(where_loss, model, X, rng, nullptr);
   }
 
+  /// @brief The persistent chains of both scalar types, for a checkpoint (`StatefulEstimator`):
+  /// `single = {float chains}`, `twice = {double chains}`, each `num_chains() × d`, or `0 × 0`
+  /// when not started for that type.
+  EstimatorState state_buffers() const {
+    EstimatorState state;
+    state.single.push_back(state_.single.chains);
+    state.twice.push_back(state_.twice.chains);
+    return state;
+  }
+
+  /// @brief Validates a state for `restore_state` without changing anything: exactly one matrix
+  /// of each scalar type, each `0 × 0` or with `num_chains()` rows and at least one column, entries
+  /// exactly 0 or 1.
+  /// @throws std::invalid_argument naming the list, the matrix and what does not fit
+  void check_state(const EstimatorState& state) const {
+    constexpr std::string_view where = "ratiomatch::PersistentContrastiveDivergence::check_state";
+    check_size_match(where, "state.single.size()", static_cast<Index>(state.single.size()), "1 (the float chains)", 1);
+    check_size_match(where, "state.twice.size()", static_cast<Index>(state.twice.size()), "1 (the double chains)", 1);
+    check_chains(where, "state.single[0]", state.single[0]);
+    check_chains(where, "state.twice[0]", state.twice[0]);
+  }
+
+  /// @brief Replaces the chains of both scalar types by those of `state` (checked as by
+  /// `check_state`). Strong guarantee: on an exception nothing has changed.
+  /// @throws std::invalid_argument as `check_state`
+  void restore_state(const EstimatorState& state) const {
+    check_state(state);
+    Matrix<float> single = state.single[0];
+    Matrix<double> twice = state.twice[0];
+    state_.single.chains.swap(single);
+    state_.twice.chains.swap(twice);
+  }
+
  private:
   static constexpr std::string_view where_gradient = "ratiomatch::PersistentContrastiveDivergence::loss_and_gradient";
   static constexpr std::string_view where_loss = "ratiomatch::PersistentContrastiveDivergence::loss";
@@ -173,6 +209,18 @@ class PersistentContrastiveDivergence {
     if (grad == nullptr) return value;  // loss(): the persistent chains are left unchanged
     st.chains = ws.chains.batch();  // commit only after everything succeeded
     return value;
+  }
+
+  template <class S>
+  void check_chains(std::string_view where, std::string_view name, const Matrix<S>& chains) const {
+    if (chains.size() == 0) {
+      if (chains.rows() != 0 || chains.cols() != 0)
+        throw std::invalid_argument(detail::message(where, name, " is ", chains.rows(), " × ", chains.cols(),
+                                                    "; chains not started are 0 × 0"));
+      return;
+    }
+    check_size_match(where, std::string(name) + ".rows()", chains.rows(), "num_chains()", num_chains_);
+    check_binary(where, chains, name);
   }
 
   Sampler sampler_;

@@ -145,10 +145,17 @@ class Adam {
   /// @throws std::invalid_argument if there are not exactly two buffers, or as `set_state`
   void restore_state(Index step_count, const std::vector<Vector<S>>& buffers) {
     constexpr std::string_view where = "ratiomatch::Adam::restore_state";
-    if (buffers.size() != 2)
-      throw std::invalid_argument(
-          detail::message(where, "buffers.size() (", buffers.size(), ") must equal 2 (first and second moment)"));
+    check_buffer_count(where, buffers);
     set_state_checked(where, step_count, buffers[0], buffers[1]);
+  }
+
+  /// @brief Validates a state for `restore_state` without changing anything (so that a caller
+  /// restoring several objects can check them all before assigning any).
+  /// @throws std::invalid_argument exactly when `restore_state(step_count, buffers)` would
+  void check_state(Index step_count, const std::vector<Vector<S>>& buffers) const {
+    constexpr std::string_view where = "ratiomatch::Adam::check_state";
+    check_buffer_count(where, buffers);
+    validate_state(where, step_count, buffers[0], buffers[1]);
   }
 
   /// @brief The options in use.
@@ -164,7 +171,20 @@ class Adam {
   }
 
  private:
+  static void check_buffer_count(std::string_view where, const std::vector<Vector<S>>& buffers) {
+    if (buffers.size() != 2)
+      throw std::invalid_argument(
+          detail::message(where, "buffers.size() (", buffers.size(), ") must equal 2 (first and second moment)"));
+  }
+
   void set_state_checked(std::string_view where, Index step_count, const Vector<S>& m, const Vector<S>& v) {
+    validate_state(where, step_count, m, v);
+    step_count_ = step_count;
+    m_ = m;
+    v_ = v;
+  }
+
+  void validate_state(std::string_view where, Index step_count, const Vector<S>& m, const Vector<S>& v) const {
     if (step_count < 0)
       throw std::invalid_argument(detail::message(where, "step_count (", step_count, ") must be non-negative"));
     check_size_match(where, "m.size()", m.size(), "num_params()", num_params());
@@ -174,9 +194,6 @@ class Adam {
     if (v.size() > 0 && v.minCoeff() < S(0))
       throw std::invalid_argument(
           detail::message(where, "v has a negative entry (", v.minCoeff(), "); a second moment is non-negative"));
-    step_count_ = step_count;
-    m_ = m;
-    v_ = v;
   }
 
   AdamOptions options_;

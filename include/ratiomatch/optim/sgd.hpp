@@ -120,10 +120,17 @@ class Sgd {
   /// @throws std::invalid_argument if there is not exactly one buffer, or as `set_state`
   void restore_state(Index step_count, const std::vector<Vector<S>>& buffers) {
     constexpr std::string_view where = "ratiomatch::Sgd::restore_state";
-    if (buffers.size() != 1)
-      throw std::invalid_argument(
-          detail::message(where, "buffers.size() (", buffers.size(), ") must equal 1 (the momentum buffer)"));
+    check_buffer_count(where, buffers);
     set_state_checked(where, step_count, buffers[0]);
+  }
+
+  /// @brief Validates a state for `restore_state` without changing anything (so that a caller
+  /// restoring several objects can check them all before assigning any).
+  /// @throws std::invalid_argument exactly when `restore_state(step_count, buffers)` would
+  void check_state(Index step_count, const std::vector<Vector<S>>& buffers) const {
+    constexpr std::string_view where = "ratiomatch::Sgd::check_state";
+    check_buffer_count(where, buffers);
+    validate_state(where, step_count, buffers[0]);
   }
 
   /// @brief The options in use.
@@ -144,11 +151,21 @@ class Sgd {
       throw std::invalid_argument(detail::message(where, name, " (", value, ") must be finite"));
   }
 
-  void set_state_checked(std::string_view where, Index step_count, const Vector<S>& buffer) {
+  static void check_buffer_count(std::string_view where, const std::vector<Vector<S>>& buffers) {
+    if (buffers.size() != 1)
+      throw std::invalid_argument(
+          detail::message(where, "buffers.size() (", buffers.size(), ") must equal 1 (the momentum buffer)"));
+  }
+
+  void validate_state(std::string_view where, Index step_count, const Vector<S>& buffer) const {
     if (step_count < 0)
       throw std::invalid_argument(detail::message(where, "step_count (", step_count, ") must be non-negative"));
     check_size_match(where, "buffer.size()", buffer.size(), "num_params()", num_params());
     if (!buffer.allFinite()) throw std::invalid_argument(detail::message(where, "buffer has a non-finite entry"));
+  }
+
+  void set_state_checked(std::string_view where, Index step_count, const Vector<S>& buffer) {
+    validate_state(where, step_count, buffer);
     step_count_ = step_count;
     buffer_ = buffer;
   }

@@ -19,20 +19,25 @@
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/errors.hpp"
+#include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/io/checkpoint.hpp"
 #include "ratiomatch/optim/gradient_clipping.hpp"
 #include "ratiomatch/train/csv_log.hpp"
+#include "ratiomatch/train/log_window.hpp"
 #include "ratiomatch/train/progress_reporter.hpp"
 
 namespace ratiomatch {
 
-/// @brief What the trainer needs of an optimizer: a step, and its state for checkpoints.
+/// @brief What the trainer needs of an optimizer: a step, and its state for checkpoints —
+/// `state_buffers()` to save it, `check_state(steps, buffers)` to validate a saved state without
+/// changing anything (throwing `std::invalid_argument`), and `restore_state(steps, buffers)`.
 template <class O, class S>
 concept CheckpointableOptimizer = requires(O& opt, const O& copt, Vector<S>& params, const Vector<S>& grad,
                                            const std::vector<Vector<S>>& buffers) {
   opt.step(params, grad);
   { copt.step_count() } -> std::convertible_to<Index>;
   { copt.state_buffers() } -> std::convertible_to<std::vector<Vector<S>>>;
+  copt.check_state(Index{0}, buffers);
   opt.restore_state(Index{0}, buffers);
 };
 
@@ -66,8 +71,21 @@ struct TrainResult {
 /// Each iteration draws a batch with `next_batch(batch, rng)`, so data and estimator share
 /// one `std::mt19937_64` whose state goes into every checkpoint: resuming from a checkpoint
 /// continues the same run bit for bit (the data source must keep no state of its own, and
-/// the evaluator must not use the training engine). A non-finite loss, gradient or parameter
-/// stops the run with a message; the last good checkpoint is kept.
+/// the evaluator must not use the training engine). A checkpoint holds the model's
+/// parameters, the optimizer's state, the engine, the open log window and, when the estimator
+/// is a `StatefulEstimator` (e.g. PCD's persistent chains), the estimator's state; so model,
+/// optimizer, engine, estimator and `log.csv` of a resumed run equal those of an uninterrupted
+/// one. A non-finite loss, gradient or parameter stops the run with a message; the last good
+/// checkpoint is kept.
+///
+/// Log rows are written every `log_every` iterations (the means over the window since the
+/// previous row) and at the last iteration of a run; a row at the last iteration that is not
+/// a multiple of `log_every` does not close the window, and is dropped from the log when the
+/// run is resumed past it, so that an extended run's log equals an uninterrupted one's.
+///
+/// The trainer keeps references to the model, the estimator and the optimizer, which must
+/// outlive it: passing a temporary estimator does not compile (the rvalue overload is deleted),
+/// and model and optimizer are taken by non-const reference, which no temporary binds to.
 template <class M, class Estimator, class Optimizer>
 class Trainer {
  public:
@@ -75,14 +93,23 @@ class Trainer {
   /// @brief Extra CSV columns computed every `eval_every` iterations, e.g. an MMD.
   using Evaluator = std::function<std::vector<double>(Index iteration)>;
 
+  /// @param model the model, trained in place (kept by reference)
+  /// @param estimator the estimator (kept by reference; its state, if any, is updated by training)
+  /// @param optimizer the optimizer (kept by reference)
+  /// @param options the settings of the run
+  /// @throws std::invalid_argument unless `iterations` and `log_every` are positive
   Trainer(M& model, const Estimator& estimator, Optimizer& optimizer, TrainerOptions options)
       : model_(model), estimator_(estimator), optimizer_(optimizer), options_(std::move(options)) {
     static_assert(EnergyModel<M>, "Trainer needs an EnergyModel: see docs/model_requirements.md");
     static_assert(CheckpointableOptimizer<Optimizer, Scalar>,
-                  "Trainer needs an optimizer with step, step_count, state_buffers and restore_state");
+                  "Trainer needs an optimizer with step, step_count, state_buffers, check_state and restore_state");
     check_positive("ratiomatch::Trainer::Trainer", "iterations", options_.iterations);
     check_positive("ratiomatch::Trainer::Trainer", "log_every", options_.log_every);
   }
+
+  /// @brief Deleted: the trainer keeps a reference to its estimator, which a temporary would
+  /// leave dangling. Name the estimator: `const RatioMatching<> rm; Trainer t(model, rm, adam, options);`.
+  Trainer(M& model, const Estimator&& estimator, Optimizer& optimizer, TrainerOptions options) = delete;
 
   /// @brief Adds evaluation columns to the log.
   void set_evaluator(std::vector<std::string> columns, Evaluator evaluator) {
@@ -93,21 +120,73 @@ class Trainer {
   /// @brief Path of the checkpoint file (`out_dir/checkpoint.bin`).
   std::string checkpoint_path() const { return (std::filesystem::path(options_.out_dir) / "checkpoint.bin").string(); }
 
-  /// @brief Loads model, optimizer, engine and iteration from `path`.
-  /// @throws CheckpointError if the file is unreadable, corrupt, or from another run
+  /// @brief Loads model parameters, optimizer state, engine, estimator state, log window and
+  /// iteration from `path`.
+  ///
+  /// Strong guarantee: the whole file is read and every part checked against the model, the
+  /// optimizer (`check_state`), the engine and the estimator (`check_state`) before anything is
+  /// assigned, so after an exception the model, optimizer, engine, estimator and trainer are as
+  /// they were.
+  /// @throws CheckpointError naming the file and what does not match: unreadable, corrupt
+  ///   (checksum) or truncated file; another run's tag; another number of parameters or a
+  ///   non-finite one; an optimizer state of another kind or shape; an unreadable engine state;
+  ///   an estimator state that does not fit the estimator (or state in the file for a stateless
+  ///   estimator, or none in a version 1 file for a stateful one); an inconsistent log window
   void resume(const std::string& path, std::mt19937_64& rng) {
     const auto snapshot = load_checkpoint<Scalar>(path);
+    auto refuse = [&](const std::string& what) {
+      throw CheckpointError("ratiomatch::Trainer::resume: '" + path + "' " + what);
+    };
+    // 1. Check everything.
     if (snapshot.tag != options_.tag)
-      throw CheckpointError("ratiomatch::Trainer::resume: '" + path + "' belongs to another run ('" + snapshot.tag +
-                            "'), expected '" + options_.tag + "'");
+      refuse("belongs to another run ('" + snapshot.tag + "'), expected '" + options_.tag + "'");
     if (snapshot.params.size() != model_.num_params())
-      throw CheckpointError("ratiomatch::Trainer::resume: '" + path + "' has " + std::to_string(snapshot.params.size()) +
-                            " parameters, the model " + std::to_string(model_.num_params()));
+      refuse("has " + std::to_string(snapshot.params.size()) + " parameters, the model " +
+             std::to_string(model_.num_params()));
+    if (!snapshot.params.allFinite()) refuse("has a non-finite parameter");
+    const auto optimizer_steps = static_cast<Index>(snapshot.optimizer_steps);
+    try {
+      optimizer_.check_state(optimizer_steps, snapshot.optimizer_buffers);
+    } catch (const std::invalid_argument& e) {
+      refuse(std::string("holds an optimizer state that does not fit this optimizer (another kind or shape): ") +
+             e.what());
+    }
+    std::mt19937_64 engine;
+    {
+      std::istringstream state(snapshot.rng_state);
+      state >> engine;
+      if (!state || !(state >> std::ws).eof()) refuse("has an unreadable engine state");
+    }
+    const auto window_count = static_cast<Index>(snapshot.window_count);
+    try {
+      LogWindow::check("ratiomatch::Trainer::resume", snapshot.window_loss, snapshot.window_norm, window_count);
+      if (window_count > static_cast<Index>(snapshot.iteration))
+        throw std::invalid_argument("the log window has more iterations than the run");
+    } catch (const std::invalid_argument& e) {
+      refuse(std::string("has an inconsistent log window: ") + e.what());
+    }
+    if constexpr (StatefulEstimator<Estimator>) {
+      if (!snapshot.estimator_state)
+        refuse("was written in format version 1, which does not store the estimator's state (e.g. PCD chains); "
+               "the run cannot be resumed bit for bit");
+      try {
+        estimator_.check_state(*snapshot.estimator_state);
+      } catch (const std::invalid_argument& e) {
+        refuse(std::string("holds an estimator state that does not fit this estimator: ") + e.what());
+      }
+    } else {
+      if (snapshot.estimator_state && !snapshot.estimator_state->empty())
+        refuse("holds estimator state (" + std::to_string(snapshot.estimator_state->single.size()) + " float and " +
+               std::to_string(snapshot.estimator_state->twice.size()) +
+               " double matrices), but this estimator keeps none: it was written by another estimator");
+    }
+    // 2. Assign. Everything was checked; only the estimator's restore can still throw
+    // (std::bad_alloc), and it is first and strong itself.
+    if constexpr (StatefulEstimator<Estimator>) estimator_.restore_state(*snapshot.estimator_state);
+    optimizer_.restore_state(optimizer_steps, snapshot.optimizer_buffers);
     model_.params() = snapshot.params;
-    optimizer_.restore_state(static_cast<Index>(snapshot.optimizer_steps), snapshot.optimizer_buffers);
-    std::istringstream state(snapshot.rng_state);
-    state >> rng;
-    if (!state) throw CheckpointError("ratiomatch::Trainer::resume: '" + path + "' has an unreadable engine state");
+    rng = engine;
+    window_.restore(snapshot.window_loss, snapshot.window_norm, window_count);
     start_iteration_ = static_cast<Index>(snapshot.iteration);
     wall_before_ = snapshot.wall_seconds;
     resumed_ = true;
@@ -117,90 +196,44 @@ class Trainer {
   Index start_iteration() const { return start_iteration_; }
 
   /// @brief Runs from the current iteration to `options.iterations`.
+  /// @param next_batch `next_batch(batch, rng)` fills the batch (resizing it) from `rng` only
+  /// @param rng the training engine (data and estimator), saved in every checkpoint
+  /// @throws whatever `next_batch`, the evaluator or file output throw; a numerical failure of
+  ///   a step is not thrown but reported in the result
   template <class DataSource>
   TrainResult run(DataSource&& next_batch, std::mt19937_64& rng) {
     using Clock = std::chrono::steady_clock;
-    const bool files = !options_.out_dir.empty();
-    std::unique_ptr<CsvLog> log;
-    if (files) {
-      std::filesystem::create_directories(options_.out_dir);
-      std::vector<std::string> columns{"iteration", "loss", "grad_norm", "wall_seconds"};
-      columns.insert(columns.end(), eval_columns_.begin(), eval_columns_.end());
-      const auto log_path = (std::filesystem::path(options_.out_dir) / "log.csv").string();
-      log = resumed_ ? std::make_unique<CsvLog>(log_path, columns, start_iteration_)
-                     : std::make_unique<CsvLog>(log_path, columns);
-    }
+    std::unique_ptr<CsvLog> log = open_log();
     ProgressReporter progress(options_.iterations, start_iteration_, std::cerr,
                               ProgressReporter::stderr_is_terminal(), options_.log_every);
     TrainResult result;
     result.iterations = start_iteration_;
-    Matrix<Scalar> batch;
-    Vector<Scalar> grad;
-    double window_loss = 0, window_norm = 0;
-    Index window = 0, last_checkpoint = resumed_ ? start_iteration_ : -1;
+    Index last_checkpoint = resumed_ ? start_iteration_ : -1;
     const auto begin = Clock::now();
     double eval_seconds = 0;
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - begin).count() - eval_seconds; };
     auto wall = [&] { return wall_before_ + elapsed(); };
-    auto fail = [&](Index iteration, const std::string& what) {
-      result.failed = true;
-      result.message = "training stopped at iteration " + std::to_string(iteration) + ": " + what;
-      if (files && last_checkpoint >= 0)
-        result.message += "; the last good checkpoint is '" + checkpoint_path() + "' (iteration " +
-                          std::to_string(last_checkpoint) + ")";
-      else
-        result.message += "; no checkpoint was written";
-    };
 
     for (Index it = start_iteration_ + 1; it <= options_.iterations; ++it) {
-      next_batch(batch, rng);
-      Scalar loss;
-      double norm = 0;
-      try {
-        loss = estimator_.loss_and_gradient(model_, batch, rng, grad);
-        check_finite("ratiomatch::Trainer::run", "loss", loss);
-        norm = options_.clip_norm > 0 ? static_cast<double>(clip_gradient_norm(grad, options_.clip_norm))
-                                      : static_cast<double>(grad.norm());
-        check_finite("ratiomatch::Trainer::run", "gradient norm", norm);
-      } catch (const NumericalError& e) {
-        fail(it, e.what());
-        break;
-      }
-      auto params = model_.params();
-      optimizer_.step(params, grad);
-      if (!params.allFinite()) {
-        fail(it, "a parameter is not finite after the optimizer step");
+      const StepOutcome outcome = step(next_batch, rng);
+      if (!outcome.failure.empty()) {
+        fail(result, it, outcome.failure, last_checkpoint);
         break;
       }
       result.iterations = it;
-      window_loss += static_cast<double>(loss);
-      window_norm += norm;
-      ++window;
+      window_.add(outcome.loss, outcome.grad_norm);
       const bool out_of_time = options_.max_seconds > 0 && wall() >= options_.max_seconds && it < options_.iterations;
       const bool last = it == options_.iterations || out_of_time;
       if (it % options_.log_every == 0 || last) {
-        result.final_loss = window_loss / static_cast<double>(window);
-        const bool evaluate = evaluator_ && ((options_.eval_every > 0 && it % options_.eval_every == 0) || last);
-        std::vector<double> row{static_cast<double>(it), result.final_loss, window_norm / static_cast<double>(window),
-                                wall()};
-        if (evaluate) {
-          const auto eval_begin = Clock::now();
-          const auto values = evaluator_(it);
-          eval_seconds += std::chrono::duration<double>(Clock::now() - eval_begin).count();
-          row.insert(row.end(), values.begin(), values.end());
-        } else {
-          row.resize(row.size() + eval_columns_.size(), std::numeric_limits<double>::quiet_NaN());
-        }
-        if (log) log->row(row);
-        window_loss = window_norm = 0;
-        window = 0;
+        result.final_loss = window_.mean_loss();
+        write_row(log.get(), it, last, wall(), eval_seconds);
+        if (it % options_.log_every == 0) window_.clear();  // a forced last row leaves the window open
       }
-      if (files && ((options_.checkpoint_every > 0 && it % options_.checkpoint_every == 0) ||
-                    it == options_.iterations || out_of_time)) {
+      if (checkpoint_due(it, last)) {
         save(it, wall(), rng);
         last_checkpoint = it;
       }
-      if (options_.progress) progress.update(it, static_cast<double>(loss));
+      if (options_.progress) progress.update(it, outcome.loss);
       if (out_of_time) {
         result.out_of_time = true;
         break;
@@ -217,6 +250,81 @@ class Trainer {
   }
 
  private:
+  /// What one iteration produced: its loss and (clipped) gradient norm, or why it failed.
+  struct StepOutcome {
+    double loss = 0;
+    double grad_norm = 0;
+    std::string failure;  // empty on success
+  };
+
+  // The step: a batch, the estimator's loss and gradient, clipping, the optimizer.
+  template <class DataSource>
+  StepOutcome step(DataSource& next_batch, std::mt19937_64& rng) {
+    StepOutcome outcome;
+    next_batch(batch_, rng);
+    try {
+      const Scalar loss = estimator_.loss_and_gradient(model_, batch_, rng, grad_);
+      check_finite("ratiomatch::Trainer::run", "loss", loss);
+      outcome.loss = static_cast<double>(loss);
+      outcome.grad_norm = options_.clip_norm > 0 ? static_cast<double>(clip_gradient_norm(grad_, options_.clip_norm))
+                                                 : static_cast<double>(grad_.norm());
+      check_finite("ratiomatch::Trainer::run", "gradient norm", outcome.grad_norm);
+    } catch (const NumericalError& e) {
+      outcome.failure = e.what();
+      return outcome;
+    }
+    auto params = model_.params();
+    optimizer_.step(params, grad_);
+    if (!params.allFinite()) outcome.failure = "a parameter is not finite after the optimizer step";
+    return outcome;
+  }
+
+  // The log: opened fresh, or on resume keeping the rows up to the checkpoint. A row at the
+  // checkpoint's iteration off the `log_every` grid was a run's forced last row, which an
+  // uninterrupted run does not have: it is dropped when the run continues past it.
+  std::unique_ptr<CsvLog> open_log() const {
+    if (options_.out_dir.empty()) return nullptr;
+    std::filesystem::create_directories(options_.out_dir);
+    std::vector<std::string> columns{"iteration", "loss", "grad_norm", "wall_seconds"};
+    columns.insert(columns.end(), eval_columns_.begin(), eval_columns_.end());
+    const auto log_path = (std::filesystem::path(options_.out_dir) / "log.csv").string();
+    if (!resumed_) return std::make_unique<CsvLog>(log_path, columns);
+    const bool continues = start_iteration_ < options_.iterations;
+    const bool off_grid = start_iteration_ % options_.log_every != 0;
+    return std::make_unique<CsvLog>(log_path, columns, continues && off_grid ? start_iteration_ - 1 : start_iteration_);
+  }
+
+  // One log row: the window's means, and the evaluator's columns when an evaluation is due.
+  void write_row(CsvLog* log, Index it, bool last, double wall_seconds, double& eval_seconds) {
+    const bool evaluate = evaluator_ && ((options_.eval_every > 0 && it % options_.eval_every == 0) || last);
+    std::vector<double> row{static_cast<double>(it), window_.mean_loss(), window_.mean_grad_norm(), wall_seconds};
+    if (evaluate) {
+      const auto eval_begin = std::chrono::steady_clock::now();
+      const auto values = evaluator_(it);
+      eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_begin).count();
+      row.insert(row.end(), values.begin(), values.end());
+    } else {
+      row.resize(row.size() + eval_columns_.size(), std::numeric_limits<double>::quiet_NaN());
+    }
+    if (log) log->row(row);
+  }
+
+  // The checkpoint policy: every `checkpoint_every` iterations and at the last one of a run.
+  bool checkpoint_due(Index it, bool last) const {
+    return !options_.out_dir.empty() &&
+           ((options_.checkpoint_every > 0 && it % options_.checkpoint_every == 0) || last);
+  }
+
+  void fail(TrainResult& result, Index iteration, const std::string& what, Index last_checkpoint) const {
+    result.failed = true;
+    result.message = "training stopped at iteration " + std::to_string(iteration) + ": " + what;
+    if (!options_.out_dir.empty() && last_checkpoint >= 0)
+      result.message += "; the last good checkpoint is '" + checkpoint_path() + "' (iteration " +
+                        std::to_string(last_checkpoint) + ")";
+    else
+      result.message += "; no checkpoint was written";
+  }
+
   void save(Index iteration, double wall_seconds, const std::mt19937_64& rng) const {
     TrainingSnapshot<Scalar> snapshot;
     snapshot.iteration = static_cast<std::uint64_t>(iteration);
@@ -228,6 +336,10 @@ class Trainer {
     std::ostringstream state;
     state << rng;
     snapshot.rng_state = state.str();
+    snapshot.window_loss = window_.loss_sum();
+    snapshot.window_norm = window_.norm_sum();
+    snapshot.window_count = static_cast<std::uint64_t>(window_.count());
+    if constexpr (StatefulEstimator<Estimator>) snapshot.estimator_state = estimator_.state_buffers();
     save_checkpoint(checkpoint_path(), snapshot);
   }
 
@@ -237,6 +349,9 @@ class Trainer {
   TrainerOptions options_;
   std::vector<std::string> eval_columns_;
   Evaluator evaluator_;
+  LogWindow window_;
+  Matrix<Scalar> batch_;
+  Vector<Scalar> grad_;
   Index start_iteration_ = 0;
   double wall_before_ = 0;
   bool resumed_ = false;
