@@ -9,6 +9,7 @@
 #include <ratiomatch/estimators/penalized.hpp>
 #include <ratiomatch/estimators/persistent_contrastive_divergence.hpp>
 #include <ratiomatch/estimators/ratio_matching.hpp>
+#include <ratiomatch/models/ising_coupling_l1.hpp>
 #include <ratiomatch/models/ising_model.hpp>
 #include <ratiomatch/samplers/gibbs_sampler.hpp>
 #include <ratiomatch/samplers/gibbs_with_gradients.hpp>

@@ -16,6 +16,7 @@
 #include <ratiomatch/estimators/persistent_contrastive_divergence.hpp>
 #include <ratiomatch/estimators/ratio_matching.hpp>
 #include <ratiomatch/estimators/uniform_sampled_rm.hpp>
+#include <ratiomatch/models/ising_coupling_l1.hpp>
 #include <ratiomatch/models/ising_model.hpp>
 #include <ratiomatch/optim/adam.hpp>
 #include <ratiomatch/optim/sgd.hpp>
