@@ -6,7 +6,9 @@ or match_steps export of a checkpoint), draws --batches fresh 2spirals batches o
 reports, averaged over the batches: the gradient norm of the batch loss, the largest single
 term r^2 = exp(2 (E(x) - E(x'))) of the batch, the share of the batch loss carried by its
 largest row, the gradient norm of that row's part alone, the mean |dE| over all d flips of
-the data rows, and the parameter norm. One JSON line per weights file.
+the data rows, the parameter norm, and the norm of the gradient averaged over all the batches
+(mean_gradient_norm: if it is about norm / sqrt(batches), single-batch gradients are mostly
+noise around a small mean). One JSON line per weights file.
 
 Usage: grad_anatomy.py --int-scale X w_1000.bin w_5000.bin ...
 """
@@ -37,6 +39,7 @@ def main():
         torch.manual_seed(args.seed)
         rows = {"norm": [], "max_term": [], "top_row_share": [], "top_row_norm": [], "rest_norm": [],
                 "mean_abs_dE": [], "loss": []}
+        total = None
         for _ in range(args.batches):
             x = torch.from_numpy(tt.encode(tt.toy_points("2spirals", 128, rng), tt.DIM, args.int_scale)).float()
             bits = tt.draw_bits(model, x, 10)
@@ -57,6 +60,8 @@ def main():
                 d_all = model(tt.flip(x, torch.arange(tt.DIM).repeat(n, 1))).reshape(tt.DIM, n).t() - e[:, None]
             norm = lambda gs: float(torch.sqrt(sum((a.double() ** 2).sum() for a in gs)))
             rows["norm"].append(norm(g))
+            flat = torch.cat([a.reshape(-1).double() for a in g])
+            total = flat if total is None else total + flat
             rows["max_term"].append(float(terms.max()))
             rows["top_row_share"].append(float(per_row[top] / per_row.sum()))
             rows["top_row_norm"].append(norm(g_top))
@@ -68,6 +73,8 @@ def main():
             out[k + "_mean"] = float(np.mean(v))
         out["norm_median"] = float(np.median(rows["norm"]))
         out["norm_max"] = float(np.max(rows["norm"]))
+        out["mean_gradient_norm"] = float((total / args.batches).norm())
+        out["noise_only_expectation"] = float(np.mean(rows["norm"]) / np.sqrt(args.batches))
         print(json.dumps(out))
 
 
