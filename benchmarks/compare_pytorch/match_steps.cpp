@@ -26,6 +26,12 @@
 //       (or with --int-scale), 4000 Gibbs chains × 20 sweeps at each β from uniform bits with
 //       the engine std::mt19937_64(S·7919 + K) (repetition k > 0 adds k·104729 to the seed);
 //       MMD² U-statistic with k = d − Hamming. One JSON line.
+//   match_steps train --seed S --iters N --out DIR [--pairing row|official] [--save-every K]
+//       train_synthetic's gg-advanced run (same engines; --pairing row reproduces it bit for bit)
+//       or the same with the public code's pairing of base and flipped energies (see
+//       official_pairing_loss_and_gradient); DIR/log.csv has every step's loss and
+//       pre-clipping gradient norm, DIR/weights_K.bin the parameters every K updates.
+//       gg-bits-official is the steps estimator with that pairing.
 //   match_steps int-scale --seed S      the encoder's int_scale that train_synthetic fits for seed S
 //   match_steps draws --weights w.bin --batches b.u8 --rows R --reps M
 //       M independent advanced draws (s distinct bits ~ the proposal, without replacement) for
@@ -47,6 +53,7 @@
 #include "command_line.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -125,6 +132,42 @@ void write_vector(const std::string& path, const Eigen::Ref<const Vector<S>>& v)
   write_raw(path, out.data(), out.size());  // float64, whatever the precision of the run
 }
 
+// The advanced objective with the public code's pairing of energies: the flipped rows are
+// stacked flip-major (row m = k·n + r is row r with its k-th drawn bit flipped), and that
+// column of n·s energies is reshaped row-major to n × s, so term (i, j) pairs E(x_i) with
+// flipped row m = i·s + j, i.e. row m mod n, not row i:
+//   loss = (1/n) Σ_i Σ_j exp(2 (E(x_i) − E(x̃_{i·s+j}))).
+// Gradient by two weighted backward passes: c_i = (2/n) Σ_j term_ij on the base rows and
+// −(2/n) term_ij on flipped row i·s + j. `bits(r, k)` is row r's k-th drawn bit.
+template <class S>
+S official_pairing_loss_and_gradient(const MlpEnergy<S>& model, const Matrix<S>& X, const Eigen::Ref<const IndexVector>& bits,
+                                     Index s, Vector<S>& grad, Matrix<S>& flipped) {
+  const Index n = X.rows();
+  flipped.resize(n * s, X.cols());
+  for (Index k = 0; k < s; ++k)
+    for (Index r = 0; r < n; ++r) {
+      flipped.row(k * n + r) = X.row(r);
+      const Index i = bits(r * s + k);
+      flipped(k * n + r, i) = S(1) - flipped(k * n + r, i);
+    }
+  Vector<S> e, f;
+  model.energy(X, e);
+  model.energy(flipped, f);
+  Vector<S> c_base = Vector<S>::Zero(n), c_flip(n * s);
+  double total = 0;
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < s; ++j) {
+      const S term = std::exp(S(2) * (e(i) - f(i * s + j)));
+      total += static_cast<double>(term);
+      c_base(i) += S(2) * term / static_cast<S>(n);
+      c_flip(i * s + j) = S(-2) * term / static_cast<S>(n);
+    }
+  grad.setZero(model.num_params());
+  model.accumulate_param_gradient(X, c_base, grad);
+  model.accumulate_param_gradient(flipped, c_flip, grad);
+  return static_cast<S>(total / static_cast<double>(n));
+}
+
 template <class S>
 int run_steps(const Settings& s) {
   MlpEnergy<S> model = load_model<S>(s);
@@ -138,7 +181,7 @@ int run_steps(const Settings& s) {
   std::ofstream drawn;
   if (s.estimator == "gg") drawn.open(s.out + "_bits.i32", std::ios::binary);
   Vector<S> reference;
-  if (s.estimator == "gg-bits") {
+  if (s.estimator == "gg-bits" || s.estimator == "gg-bits-official") {
     bits = read_raw<std::int32_t>(s.bits);
     if (static_cast<Index>(bits.size()) < s.steps * s.batch * s.flips)
       throw std::runtime_error("the bits file is too short");
@@ -188,7 +231,12 @@ int run_steps(const Settings& s) {
           ws.rows(at) = r;
           ws.bits(at) = bits[static_cast<std::size_t>((t - 1) * n * s.flips + at)];
         }
-      loss = detail::evaluate_flip_objective<SquaredRatio>("match_steps", model, X, ws, false, &grad);
+      if (s.estimator == "gg-bits-official") {
+        Matrix<S> flipped;
+        loss = official_pairing_loss_and_gradient<S>(model, X, ws.bits, s.flips, grad, flipped);
+      } else {
+        loss = detail::evaluate_flip_objective<SquaredRatio>("match_steps", model, X, ws, false, &grad);
+      }
     }
     const bool dump = std::find(s.dump_at.begin(), s.dump_at.end(), t) != s.dump_at.end();
     if (dump) write_vector<S>(s.out + "_grad_" + std::to_string(t) + ".bin", grad);
@@ -199,6 +247,50 @@ int run_steps(const Settings& s) {
     if (s.estimator == "gg") log << "," << fused_vs_generic;
     log << "\n";
     if (dump) write_vector<S>(s.out + "_params_" + std::to_string(t) + ".bin", model.params());
+  }
+  return 0;
+}
+
+GrayCodeEncoder fitted_encoder(const Settings& s);
+
+// train_synthetic's run of the advanced estimator (same engines, same order of draws: with
+// --pairing row it reproduces train_synthetic --estimator gg-advanced bit for bit), with the
+// public code's pairing as an alternative, the pre-clipping gradient norm of every step logged
+// and the parameters saved every --save-every updates.
+int run_train(const Settings& s, const std::string& pairing, Index save_every) {
+  std::filesystem::create_directories(s.out);
+  const Toy2d toy = parse_toy2d(s.data);
+  std::mt19937_64 setup_rng(s.seed);
+  const auto encoder = GrayCodeEncoder::fit(s.dim, sample_toy2d(toy, 5000, setup_rng));
+  MlpEnergy<float> model(s.dim, s.hidden, Activation::Swish);
+  model.initialize(setup_rng);
+  Adam<float> adam(model.num_params(), {.lr = s.lr, .weight_decay = s.weight_decay});
+  const GradientGuidedRM<SquaredRatio> guided(s.flips, GuidedVariant::Advanced);
+  std::mt19937_64 rng(s.seed * 2654435761u + 17);
+  std::ofstream log((std::filesystem::path(s.out) / "log.csv").string());
+  log << "step,loss,grad_norm,param_norm\n";
+  Matrix<float> batch, log_n, flipped;
+  Vector<float> grad;
+  detail::FlipWorkspace<float> ws;
+  for (Index t = 1; t <= s.steps; ++t) {
+    batch = encoder.encode<float>(sample_toy2d(toy, s.batch, rng));
+    float loss;
+    if (pairing == "row") {
+      loss = guided.loss_and_gradient(model, batch, rng, grad);
+    } else {
+      gradient_guided_proposal<SquaredRatio>(model, batch, log_n);
+      detail::draw_without_replacement(log_n, s.flips, rng, ws);
+      loss = official_pairing_loss_and_gradient<float>(model, batch, ws.bits, s.flips, grad, flipped);
+    }
+    const double norm = static_cast<double>(clip_gradient_norm(grad, s.clip));
+    auto params = model.params();
+    adam.step(params, grad);
+    log << t << "," << loss << "," << norm << "," << model.params().norm() << "\n";
+    if (save_every > 0 && t % save_every == 0) {
+      write_raw((std::filesystem::path(s.out) / ("weights_" + std::to_string(t) + ".bin")).string(),
+                model.params().data(), static_cast<std::size_t>(model.num_params()));
+      log.flush();
+    }
   }
   return 0;
 }
@@ -273,7 +365,7 @@ int main(int argc, char** argv) {
   steps->add_option("--weights", s.weights)->required();
   steps->add_option("--batches", s.batches)->required();
   steps->add_option("--bits", s.bits, "int32 bit selections (gg-bits)");
-  steps->add_option("--estimator", s.estimator)->check(CLI::IsMember({"rm", "gg", "gg-bits"}))->capture_default_str();
+  steps->add_option("--estimator", s.estimator)->check(CLI::IsMember({"rm", "gg", "gg-bits", "gg-bits-official"}))->capture_default_str();
   steps->add_option("--batch", s.batch)->capture_default_str();
   steps->add_option("--steps", s.steps)->capture_default_str();
   steps->add_option("--flips", s.flips)->capture_default_str();
@@ -282,6 +374,16 @@ int main(int argc, char** argv) {
   steps->add_option("--clip", s.clip, "0: none")->capture_default_str();
   steps->add_option("--dump-at", s.dump_at)->delimiter(',')->capture_default_str();
   steps->add_flag("--double", s.use_double, "double precision");
+  std::string pairing = "row";
+  Index save_every = 1000;
+  auto* train = app.add_subcommand("train", "train_synthetic's gg-advanced run, optionally with the public code's pairing");
+  common(train);
+  train->add_option("--iters", s.steps)->capture_default_str();
+  train->add_option("--pairing", pairing, "row: ratio matching; official: the public code's reshape")
+      ->check(CLI::IsMember({"row", "official"}))->capture_default_str();
+  train->add_option("--save-every", save_every)->capture_default_str();
+  train->add_option("--lr", s.lr)->capture_default_str();
+  train->add_option("--batch", s.batch)->capture_default_str();
   auto* eval = app.add_subcommand("eval", "score weights with train_synthetic's evaluation");
   common(eval);
   eval->add_option("--weights", s.weights)->required();
@@ -325,6 +427,7 @@ int main(int argc, char** argv) {
     }
     if (steps->parsed()) return s.use_double ? run_steps<double>(s) : run_steps<float>(s);
     if (eval->parsed()) return run_eval(s);
+    if (train->parsed()) return run_train(s, pairing, save_every);
     if (scale->parsed()) {
       std::cout << std::setprecision(17) << fitted_encoder(s).int_scale() << "\n";
       return 0;

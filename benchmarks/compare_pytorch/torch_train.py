@@ -156,10 +156,14 @@ def flip(x, bits):
     return torch.cat(out, 0)
 
 
-def advanced_loss(model, x, bits):
+def advanced_loss(model, x, bits, pairing="row"):
+    """pairing 'row': term (r, t) = exp(2 (E(x_r) - E(x_r with bit bits[r, t] flipped))).
+    pairing 'official': the public code's reshape of the flip-major column of flipped energies
+    to n x s, which pairs E(x_i) with flipped row i*s + t of that column (row (i*s + t) mod n)."""
     n, s = bits.shape
     e = model(x)
-    e_flip = model(flip(x, bits)).reshape(s, n).t()
+    e_flip = model(flip(x, bits))
+    e_flip = e_flip.reshape(n, s) if pairing == "official" else e_flip.reshape(s, n).t()
     return torch.exp(2 * (e[:, None] - e_flip)).sum(1).mean()
 
 
@@ -212,7 +216,7 @@ def cmd_train(args):
     for step in range(1, args.iters + 1):
         x = torch.from_numpy(encode(toy_points(args.data, args.batch, rng), DIM, int_scale)).float()
         bits = draw_bits(model, x, args.flips)
-        loss = advanced_loss(model, x, bits)
+        loss = advanced_loss(model, x, bits, args.pairing)
         opt.zero_grad()
         loss.backward()
         norm = grad_norm_and_clip(model, args.clip)
@@ -252,7 +256,7 @@ def cmd_steps(args):
                 else:
                     bits = draw_bits(model, x, args.flips)
                 all_bits.append(bits.to(torch.int32).numpy())
-                loss = advanced_loss(model, x, bits)
+                loss = advanced_loss(model, x, bits, args.pairing)
             opt.zero_grad()
             loss.backward()
             dump = t in args.dump_at
@@ -339,6 +343,8 @@ def main(argv=None):
         sp.add_argument("--int-scale", type=float, default=0.0)
         sp.add_argument("--learn-beta", action="store_true")
         sp.add_argument("--flips", type=int, default=10)
+        sp.add_argument("--pairing", choices=("row", "official"), default="row",
+                        help="official: the public code's pairing of base and flipped energies")
         return sp
 
     tr = common(sub.add_parser("train"))
