@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Summarises scored runs (score.sh's OUT/scores.jsonl) side by side: for each group of runs
+(one per seed) and each β, the MMD at the last check, the best of all checks and the mean of the
+checks from --tail-from on, each as mean ± standard deviation over the seeds; then the mean
+pre-clipping gradient norm per 1000 updates from the runs' logs (train_synthetic's log.csv:
+one row per 100 updates, the window mean; torch_train.py's log.csv: one row per update).
+
+Usage: summarize_runs.py NAME=DIR1,DIR2,DIR3 [NAME=...] [--tail-from 6000]
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+
+
+def mean_sd(values):
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def read_scores(run):
+    with open(os.path.join(run, "scores.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return {r["iteration"]: r for r in rows}
+
+
+def grad_norms(run, every=1000):
+    with open(os.path.join(run, "log.csv")) as f:
+        rows = list(csv.DictReader(f))
+    key = "iteration" if "iteration" in rows[0] else "step"
+    sums, counts = {}, {}
+    for r in rows:
+        k = (int(r[key]) - 1) // every + 1
+        sums[k] = sums.get(k, 0.0) + float(r["grad_norm"])
+        counts[k] = counts.get(k, 0) + 1
+    return {k * every: sums[k] / counts[k] for k in sorted(sums)}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("groups", nargs="+")
+    p.add_argument("--tail-from", type=int, default=6000)
+    args = p.parse_args()
+    groups = [(g.split("=", 1)[0], g.split("=", 1)[1].split(",")) for g in args.groups]
+    print(f"| runs | β | seeds | MMD at last check | best of checks | mean of checks ≥ {args.tail_from} |")
+    print("|---|---|---|---|---|---|")
+    for name, runs in groups:
+        scores = [read_scores(r) for r in runs]
+        for beta in ("1", "4"):
+            key = f"mmd_beta{beta}"
+            last, best, tail = [], [], []
+            for s in scores:
+                its = sorted(s)
+                vals = {i: statistics.mean(s[i][key]) for i in its if key in s[i]}
+                last.append(vals[its[-1]])
+                best.append(min(vals.values()))
+                tail.append(statistics.mean(v for i, v in vals.items() if i >= args.tail_from))
+            print(f"| {name} | {beta} | {len(runs)} | {mean_sd(last)} | {mean_sd(best)} | {mean_sd(tail)} |")
+    print()
+    print("MMD per check (mean over seeds), β = 1 / β = 4:")
+    for name, runs in groups:
+        scores = [read_scores(r) for r in runs]
+        its = sorted(set.intersection(*[set(s) for s in scores]))
+        cells = []
+        for i in its:
+            b1 = statistics.mean(statistics.mean(s[i]["mmd_beta1"]) for s in scores)
+            b4 = statistics.mean(statistics.mean(s[i]["mmd_beta4"]) for s in scores)
+            cells.append(f"{i // 1000}k {b1:.4f}/{b4:.4f}")
+        print(f"  {name}: " + ", ".join(cells))
+    print()
+    print("Mean pre-clipping gradient norm per 1000 updates (mean over seeds):")
+    for name, runs in groups:
+        norms = [grad_norms(r) for r in runs]
+        its = sorted(set.intersection(*[set(n) for n in norms]))
+        print(f"  {name}: " + ", ".join(f"{i // 1000}k {statistics.mean(n[i] for n in norms):.2f}" for i in its))
+
+
+if __name__ == "__main__":
+    main()
