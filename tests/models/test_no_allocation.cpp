@@ -148,3 +148,27 @@ TEST_CASE("sampler transitions allocate nothing once sized", "[allocation]") {
   round();
   CHECK(allocations_of(round) == 0);
 }
+
+TEMPLATE_TEST_CASE("the models' direct members allocate nothing once their per-thread workspace is sized",
+                   "[allocation]", float, double) {
+  std::mt19937_64 rng(33);
+  const Index n = 8, d = 12;
+  MlpEnergy<TestType> mlp(d, {16, 16}, Activation::LearnableSwish);
+  mlp.initialize(rng);
+  const IsingModel<TestType> ising(d);
+  const auto X = random_binary<TestType>(n, d, rng);
+  const Vector<TestType> c = Vector<TestType>::Ones(n);
+  Vector<TestType> e, g_mlp = Vector<TestType>::Zero(mlp.num_params()),
+                      g_ising = Vector<TestType>::Zero(ising.num_params());
+  Matrix<TestType> G;
+  auto calls = [&] {
+    mlp.energy(X, e);
+    mlp.input_gradient(X, G);
+    mlp.accumulate_param_gradient(X, c, g_mlp);
+    ising.energy(X, e);
+    ising.input_gradient(X, G);
+    ising.accumulate_param_gradient(X, c, g_ising);
+  };
+  calls();
+  CHECK(allocations_of(calls) == 0);
+}

@@ -23,8 +23,9 @@ namespace ratiomatch {
 /// - `∂E/∂J_ij = −s_i s_j` (i ≠ j), `∂E/∂b = −s`.
 ///
 /// `params()` is `J` row-major (`d²` entries), then `b` (`d` entries). The model holds its
-/// parameters only (a const model can be shared by threads); steps that repeat use its batch
-/// evaluation, `IsingModel::BatchEvaluation`, which caches spins and local fields.
+/// parameters only (a const model can be shared by threads; its direct members use a workspace
+/// of the calling thread); steps that repeat use its batch evaluation,
+/// `IsingModel::BatchEvaluation`, which caches spins and local fields.
 /// @tparam S `float` or `double`
 template <class S>
 class IsingModel {
@@ -90,8 +91,10 @@ class IsingModel {
   /// @brief `G.row(r) = ∂E/∂x = −2 (K s_r + b)` at `X.row(r)`.
   void input_gradient(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& G) const {
     check_batch("ratiomatch::IsingModel::input_gradient", X, dim_);
-    const RowMajorMatrix<S> spins = S(2) * X.array() - S(1);
-    G.noalias() = S(-2) * (spins * coupling_sum());
+    Scratch& ws = scratch();
+    ws.spins = S(2) * X.array() - S(1);
+    coupling_sum(ws.K);
+    G.noalias() = S(-2) * (ws.spins * ws.K);
     G.rowwise() -= S(2) * bias().transpose();
   }
 
@@ -103,27 +106,38 @@ class IsingModel {
     check_batch(where, X, dim_);
     check_size_match(where, "c.size()", c.size(), "X.rows()", X.rows());
     check_size_match(where, "g.size()", g.size(), "model.num_params()", num_params());
-    const RowMajorMatrix<S> spins = S(2) * X.array() - S(1);
-    RowMajorMatrix<S> weighted;
-    Vector<S> saved;
-    add_weighted_spin_products(spins, c, S(-1), weighted, saved, g);
+    Scratch& ws = scratch();
+    ws.spins = S(2) * X.array() - S(1);
+    add_weighted_spin_products(ws.spins, c, S(-1), ws.weighted, ws.saved, g);
   }
 
   class BatchEvaluation;
 
  private:
+  // The direct members' workspace: one per thread (not per model), reused from call to call,
+  // so that repeated calls allocate nothing and a const model stays shareable between threads.
+  struct Scratch {
+    RowMajorMatrix<S> K, spins, quadratic, weighted;
+    Vector<S> saved;
+  };
+  static Scratch& scratch() {
+    thread_local Scratch ws;
+    return ws;
+  }
+
   // K = J + Jᵀ with a zero diagonal: the symmetric coupling that the energy actually sees.
-  RowMajorMatrix<S> coupling_sum() const {
-    RowMajorMatrix<S> K = coupling() + coupling().transpose();
+  void coupling_sum(RowMajorMatrix<S>& K) const {
+    K = coupling() + coupling().transpose();
     K.diagonal().setZero();
-    return K;
   }
 
   void relaxed_energy_unchecked(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
-    const RowMajorMatrix<S> spins = S(2) * X.array() - S(1);
-    const RowMajorMatrix<S> quadratic = spins * coupling_sum();
+    Scratch& ws = scratch();
+    ws.spins = S(2) * X.array() - S(1);
+    coupling_sum(ws.K);
+    ws.quadratic.noalias() = ws.spins * ws.K;
     // Σ_{i≠j} J_ij s_i s_j = ½ sᵀ K s.
-    e = -(S(0.5) * (quadratic.array() * spins.array()).rowwise().sum().matrix() + spins * bias());
+    e = -(S(0.5) * (ws.quadratic.array() * ws.spins.array()).rowwise().sum().matrix() + ws.spins * bias());
   }
 
   // g_J += scale · Aᵀ S over the off-diagonal entries and g_b += scale · Aᵀ 1, with A = diag(w) S

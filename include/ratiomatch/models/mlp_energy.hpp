@@ -41,8 +41,9 @@ namespace ratiomatch {
 /// `params()` order: for each layer its `W` (out × in, row-major) then its `b`, the order of
 /// PyTorch's `nn.Linear` parameters; with `LearnableSwish`, `β` last, after the output layer's
 /// bias (`initialize` sets it to 1). The model holds its parameters only: a const model can be
-/// used from several threads at once. The direct members (`energy`, `input_gradient`, …)
-/// allocate their workspaces per call; steps that repeat use a batch evaluation instead.
+/// used from several threads at once. The direct members (`energy`, `input_gradient`, …) use a
+/// workspace of the calling thread, reused from call to call; steps that repeat use a batch
+/// evaluation, whose state the caller owns.
 /// @tparam S `float` or `double`
 template <class S>
 class MlpEnergy {
@@ -120,7 +121,7 @@ class MlpEnergy {
   /// @throws std::invalid_argument on an empty batch, a wrong width or a non-binary entry
   void energy(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
     check_batch("ratiomatch::MlpEnergy::energy", X, dim());
-    Workspace ws;
+    Workspace& ws = scratch();
     forward(ws, X);
     e = output(ws, X.rows());
   }
@@ -130,7 +131,7 @@ class MlpEnergy {
     constexpr std::string_view where = "ratiomatch::MlpEnergy::relaxed_energy";
     check_nonempty(where, X);
     check_size_match(where, "X.cols()", X.cols(), "model.dim()", dim());
-    Workspace ws;
+    Workspace& ws = scratch();
     forward(ws, X);
     e = output(ws, X.rows());
   }
@@ -138,7 +139,7 @@ class MlpEnergy {
   /// @brief `G.row(r) = ∂E/∂x` at `X.row(r)` (backward pass with `c = 1`).
   void input_gradient(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& G) const {
     check_batch("ratiomatch::MlpEnergy::input_gradient", X, dim());
-    Workspace ws;
+    Workspace& ws = scratch();
     forward(ws, X);
     ws.dz[num_layers() - 1].topRows(X.rows()).setOnes();
     backward(ws, X, nullptr, &G);
@@ -152,7 +153,7 @@ class MlpEnergy {
     check_batch(where, X, dim());
     check_size_match(where, "c.size()", c.size(), "X.rows()", X.rows());
     check_size_match(where, "g.size()", g.size(), "model.num_params()", num_params());
-    Workspace ws;
+    Workspace& ws = scratch();
     forward(ws, X);
     ws.dz[num_layers() - 1].col(0).head(X.rows()) = c;
     backward(ws, X, g.data(), nullptr);
@@ -169,9 +170,19 @@ class MlpEnergy {
 
   Index bias_offset(Index l) const { return weight_offset_[l] + widths_[l + 1] * widths_[l]; }
 
+  // The direct members' workspace: one per thread (not per model), grown and reused, so that
+  // repeated calls allocate nothing and a const model stays shareable between threads.
+  static Workspace& scratch() {
+    thread_local Workspace ws;
+    return ws;
+  }
+
   void reserve(Workspace& ws, Index rows) const {
     const Index L = num_layers();
-    if (static_cast<Index>(ws.z.size()) == L && ws.z[0].rows() >= rows && ws.z[0].cols() == widths_[1]) return;
+    // A workspace may have served another network (the per-thread scratch): check every layer.
+    bool fits = static_cast<Index>(ws.z.size()) == L;
+    for (Index l = 0; fits && l < L; ++l) fits = ws.z[l].rows() >= rows && ws.z[l].cols() == widths_[l + 1];
+    if (fits) return;
     ws.z.resize(L);
     ws.a.resize(L);
     ws.dz.resize(L);
