@@ -69,6 +69,36 @@ inline void check_accepted_flips(std::string_view where, const Eigen::Ref<const 
   }
 }
 
+/// The list of the last `flip_deltas(rows, bits, delta)` call of an evaluation, for
+/// `accept_flips`: checked, applied flip by flip through `flip(r, i, delta)`, then forgotten.
+template <class S>
+class LastFlipList {
+ public:
+  void remember(const IndexVector& rows, const IndexVector& bits, const Vector<S>& delta) {
+    rows_ = rows;
+    bits_ = bits;
+    delta_ = delta;
+  }
+  void forget() {
+    rows_.resize(0);
+    bits_.resize(0);
+  }
+  template <class Flip>
+  void accept(std::string_view where, const Eigen::Ref<const IndexVector>& accepted, Index n, Flip&& flip) {
+    check_accepted_flips(where, accepted, rows_, n, seen_);
+    for (Index k = 0; k < accepted.size(); ++k) {
+      const Index t = accepted(k);
+      flip(rows_(t), bits_(t), delta_(t));
+    }
+    forget();
+  }
+
+ private:
+  IndexVector rows_, bits_;
+  Vector<S> delta_;
+  std::vector<char> seen_;
+};
+
 }  // namespace detail
 
 /// @brief The batch evaluation every model has: built only from the six required members of
@@ -93,8 +123,7 @@ class GenericEvaluation {
     model_ = &model;
     batch_ = X;
     model.energy(batch_, energy_);
-    last_rows_.resize(0);
-    last_bits_.resize(0);
+    last_flips_.forget();
   }
 
   const M& model() const { return *model_; }
@@ -126,9 +155,7 @@ class GenericEvaluation {
     for_each_flipped_block(rows, bits, [&](Index start, Index count, const Matrix<Scalar>&, Vector<Scalar>& energies) {
       for (Index k = 0; k < count; ++k) delta(start + k) = energies(k) - energy_(rows(start + k));
     });
-    last_rows_ = rows;
-    last_bits_ = bits;
-    last_delta_ = delta;
+    last_flips_.remember(rows, bits, delta);
   }
 
   template <class CoefficientFn>
@@ -151,16 +178,13 @@ class GenericEvaluation {
   }
 
   void accept_flips(const Eigen::Ref<const IndexVector>& accepted) {
-    detail::check_accepted_flips("ratiomatch::GenericEvaluation::accept_flips", accepted, last_rows_, batch_.rows(),
-                                 seen_);
-    for (Index k = 0; k < accepted.size(); ++k) {
-      const Index t = accepted(k), r = last_rows_(t), i = last_bits_(t);
-      batch_(r, i) = Scalar(1) - batch_(r, i);
-      energy_(r) += last_delta_(t);
-    }
-    last_rows_.resize(0);
-    last_bits_.resize(0);
+    last_flips_.accept("ratiomatch::GenericEvaluation::accept_flips", accepted, batch_.rows(),
+                       [&](Index r, Index i, Scalar delta) {
+                         batch_(r, i) = Scalar(1) - batch_(r, i);
+                         energy_(r) += delta;
+                       });
   }
+
 
  private:
   // Calls fn(start, count, block, energies) for consecutive blocks of the list, with the flipped
@@ -191,9 +215,8 @@ class GenericEvaluation {
   Vector<Scalar> energy_;
   Matrix<Scalar> block_, tail_block_;
   Vector<Scalar> block_energy_, tail_energy_, block_coefficient_, tail_coefficient_, base_coefficient_;
-  IndexVector all_rows_, all_bits_, last_rows_, last_bits_;
-  Vector<Scalar> last_delta_;
-  std::vector<char> seen_;
+  IndexVector all_rows_, all_bits_;
+  detail::LastFlipList<Scalar> last_flips_;
 };
 
 namespace detail {

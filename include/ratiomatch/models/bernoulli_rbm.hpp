@@ -255,8 +255,7 @@ class BernoulliRBM<S>::BatchEvaluation {
     Wt_ = model.weight().transpose();  // column i of W as a contiguous row
     energy_ = -(batch_ * model.visible_bias()) - detail::softplus(Z_.array()).rowwise().sum().matrix();
     probabilities_current_ = false;
-    last_rows_.resize(0);
-    last_bits_.resize(0);
+    last_flips_.forget();
   }
 
   const BernoulliRBM& model() const { return *model_; }
@@ -289,9 +288,7 @@ class BernoulliRBM<S>::BatchEvaluation {
                     bits);
     delta.resize(rows.size());
     for (Index t = 0; t < rows.size(); ++t) delta(t) = flip_delta(rows(t), bits(t));
-    last_rows_ = rows;
-    last_bits_ = bits;
-    last_delta_ = delta;
+    last_flips_.remember(rows, bits, delta);
   }
 
   /// @tparam CoefficientFn called once, for the whole list as one block
@@ -325,19 +322,16 @@ class BernoulliRBM<S>::BatchEvaluation {
   }
 
   void accept_flips(const Eigen::Ref<const IndexVector>& accepted) {
-    detail::check_accepted_flips("ratiomatch::BernoulliRBM::BatchEvaluation::accept_flips", accepted, last_rows_,
-                                 batch_.rows(), seen_);
-    for (Index k = 0; k < accepted.size(); ++k) {
-      const Index t = accepted(k), r = last_rows_(t), i = last_bits_(t);
-      const S sign = S(1) - S(2) * batch_(r, i);
-      Z_.row(r) += sign * Wt_.row(i);
-      batch_(r, i) = S(1) - batch_(r, i);
-      energy_(r) += last_delta_(t);
-    }
+    last_flips_.accept("ratiomatch::BernoulliRBM::BatchEvaluation::accept_flips", accepted, batch_.rows(),
+                       [&](Index r, Index i, S delta) {
+                         const S sign = S(1) - S(2) * batch_(r, i);
+                         Z_.row(r) += sign * Wt_.row(i);
+                         batch_(r, i) = S(1) - batch_(r, i);
+                         energy_(r) += delta;
+                       });
     if (accepted.size() > 0) probabilities_current_ = false;
-    last_rows_.resize(0);
-    last_bits_.resize(0);
   }
+
 
  private:
   S flip_delta(Index r, Index i) const {
@@ -359,9 +353,8 @@ class BernoulliRBM<S>::BatchEvaluation {
   RowMajorMatrix<S> Z_, P_, row_sum_;  // z = c + W x and σ(z) per row (n × m); per-row sums of the flip gradient
   RowMajorMatrix<S> Wt_;               // Wᵀ (d × m)
   bool probabilities_current_ = false;
-  Vector<S> delta_, coefficient_, flipped_probability_, last_delta_;
-  IndexVector last_rows_, last_bits_;
-  std::vector<char> seen_;
+  Vector<S> delta_, coefficient_, flipped_probability_;
+  detail::LastFlipList<S> last_flips_;
 };
 
 }  // namespace ratiomatch

@@ -184,8 +184,7 @@ class IsingModel<S>::BatchEvaluation {
     field_.noalias() = spins_ * K_;
     energy_ = -(S(0.5) * (field_.array() * spins_.array()).rowwise().sum().matrix() + spins_ * model.bias());
     field_.rowwise() += model.bias().transpose();
-    last_rows_.resize(0);
-    last_bits_.resize(0);
+    last_flips_.forget();
   }
 
   const IsingModel& model() const { return *model_; }
@@ -207,9 +206,7 @@ class IsingModel<S>::BatchEvaluation {
   void flip_deltas(const IndexVector& rows, const IndexVector& bits, Vector<S>& delta) {
     check_flip_list("ratiomatch::IsingModel::BatchEvaluation::flip_deltas", batch_.rows(), batch_.cols(), rows, bits);
     selected_deltas(rows, bits, delta);
-    last_rows_ = rows;
-    last_bits_ = bits;
-    last_delta_ = delta;
+    last_flips_.remember(rows, bits, delta);
   }
 
   /// @tparam CoefficientFn called once, for the whole list as one block
@@ -235,19 +232,16 @@ class IsingModel<S>::BatchEvaluation {
   }
 
   void accept_flips(const Eigen::Ref<const IndexVector>& accepted) {
-    detail::check_accepted_flips("ratiomatch::IsingModel::BatchEvaluation::accept_flips", accepted, last_rows_,
-                                 batch_.rows(), seen_);
-    for (Index k = 0; k < accepted.size(); ++k) {
-      const Index t = accepted(k), r = last_rows_(t), i = last_bits_(t);
-      const S old_spin = spins_(r, i);
-      field_.row(r) -= S(2) * old_spin * K_.row(i);  // K_ii = 0: h_ri itself is unchanged
-      spins_(r, i) = -old_spin;
-      batch_(r, i) = S(1) - batch_(r, i);
-      energy_(r) += last_delta_(t);
-    }
-    last_rows_.resize(0);
-    last_bits_.resize(0);
+    last_flips_.accept("ratiomatch::IsingModel::BatchEvaluation::accept_flips", accepted, batch_.rows(),
+                       [&](Index r, Index i, S delta) {
+                         const S old_spin = spins_(r, i);
+                         field_.row(r) -= S(2) * old_spin * K_.row(i);  // K_ii = 0: h_ri itself is unchanged
+                         spins_(r, i) = -old_spin;
+                         batch_(r, i) = S(1) - batch_(r, i);
+                         energy_(r) += delta;
+                       });
   }
+
 
  private:
   void selected_deltas(const IndexVector& rows, const IndexVector& bits, Vector<S>& delta) const {
@@ -260,9 +254,8 @@ class IsingModel<S>::BatchEvaluation {
   Vector<S> energy_;
   RowMajorMatrix<S> K_, spins_, field_;  // K = J + Jᵀ (zero diagonal), s = 2x − 1, h = S K + 1 bᵀ
   RowMajorMatrix<S> weighted_, flip_weight_, product_;
-  Vector<S> delta_, coefficient_, saved_diagonal_, last_delta_;
-  IndexVector last_rows_, last_bits_;
-  std::vector<char> seen_;
+  Vector<S> delta_, coefficient_, saved_diagonal_;
+  detail::LastFlipList<S> last_flips_;
 };
 
 }  // namespace ratiomatch

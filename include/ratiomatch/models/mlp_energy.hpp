@@ -294,8 +294,7 @@ class MlpEnergy<S>::BatchEvaluation {
     model.forward(forward_, batch_);
     energy_ = model.output(forward_, batch_.rows());
     above_first_current_ = true;
-    last_rows_.resize(0);
-    last_bits_.resize(0);
+    last_flips_.forget();
   }
 
   const MlpEnergy& model() const { return *model_; }
@@ -336,9 +335,7 @@ class MlpEnergy<S>::BatchEvaluation {
     for_each_flip_block(rows, bits, [&](ThreadState& state, Index start, Index count) {
       delta.segment(start, count) = state.delta.head(count);
     });
-    last_rows_ = rows;
-    last_bits_ = bits;
-    last_delta_ = delta;
+    last_flips_.remember(rows, bits, delta);
   }
 
   /// @tparam CoefficientFn `void(Index start, const Eigen::Ref<const Vector<S>>& delta,
@@ -382,21 +379,17 @@ class MlpEnergy<S>::BatchEvaluation {
   }
 
   void accept_flips(const Eigen::Ref<const IndexVector>& accepted) {
-    detail::check_accepted_flips("ratiomatch::MlpEnergy::BatchEvaluation::accept_flips", accepted, last_rows_,
-                                 batch_.rows(), seen_);
-    if (accepted.size() == 0) return;
     const auto W0 = model_->weight(0);
-    for (Index k = 0; k < accepted.size(); ++k) {
-      const Index t = accepted(k), r = last_rows_(t), i = last_bits_(t);
-      energy_(r) += last_delta_(t);
-      const S sign = S(1) - S(2) * batch_(r, i);
-      batch_(r, i) = S(1) - batch_(r, i);
-      forward_.z[0].row(r) += sign * W0.col(i).transpose();
-    }
-    above_first_current_ = model_->num_layers() == 1;
-    last_rows_.resize(0);
-    last_bits_.resize(0);
+    last_flips_.accept("ratiomatch::MlpEnergy::BatchEvaluation::accept_flips", accepted, batch_.rows(),
+                       [&](Index r, Index i, S delta) {
+                         energy_(r) += delta;
+                         const S sign = S(1) - S(2) * batch_(r, i);
+                         batch_(r, i) = S(1) - batch_(r, i);
+                         forward_.z[0].row(r) += sign * W0.col(i).transpose();
+                       });
+    if (accepted.size() > 0) above_first_current_ = model_->num_layers() == 1;
   }
+
 
  private:
   // What one thread needs for its blocks of flipped rows.
@@ -501,9 +494,8 @@ class MlpEnergy<S>::BatchEvaluation {
   Workspace forward_;  // the batch's forward pass (and its backward deltas)
   bool above_first_current_ = true;
   std::vector<ThreadState> threads_;
-  IndexVector all_rows_, all_bits_, last_rows_, last_bits_;
-  Vector<S> last_delta_;
-  std::vector<char> seen_;
+  IndexVector all_rows_, all_bits_;
+  detail::LastFlipList<S> last_flips_;
 };
 
 }  // namespace ratiomatch
