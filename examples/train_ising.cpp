@@ -152,6 +152,8 @@ int dispatch_ratio_matching(const Settings& s) {
   const IsingCouplingL1 penalty{s.l1};
   if (s.method == "rm") return train(Penalized(RatioMatching<Objective>(), penalty), T, n * (D + 1), s);
   if (s.method == "uniform") return train(Penalized(UniformSampledRM<Objective>(s.flips), penalty), T, n * (s.flips + 1), s);
+  // The batch, its input gradient and the mixed pass, each counted as one evaluation.
+  if (s.method == "first-order") return train(Penalized(TaylorRatioMatching<Objective>(), penalty), T, n * 3, s);
   const auto variant = s.method == "gg-basic" ? GuidedVariant::Basic : GuidedVariant::Advanced;
   // One input gradient (counted as one evaluation) plus s flips and the batch itself.
   return train(Penalized(GradientGuidedRM<Objective>(s.flips, variant), penalty), T, n * (s.flips + 2), s);
@@ -169,7 +171,7 @@ int main(int argc, char** argv) {
   app.add_option("--sweeps", s.sweeps, "Gibbs sweeps per data sample (default: 1,000,000 / D)")
       ->check(examples::positive_count());
   app.add_option("--method", s.method, "training method")
-      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "pcd-gibbs", "pcd-gwg"}))->capture_default_str();
+      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "first-order", "pcd-gibbs", "pcd-gwg"}))->capture_default_str();
   app.add_option("--objective", s.objective, "ratio objective of the ratio matching methods")
       ->check(CLI::IsMember({"squared", "hyvarinen", "sqrt"}))->capture_default_str();
   app.add_option("--l1", s.l1, "L1 penalty λ·Σ_{i≠j}|J_ij|")->check(CLI::NonNegativeNumber)->capture_default_str();

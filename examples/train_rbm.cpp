@@ -174,6 +174,7 @@ template <class Objective>
 int dispatch_ratio_matching(const Settings& s) {
   if (s.estimator == "rm") return train(RatioMatching<Objective>(), s);
   if (s.estimator == "uniform") return train(UniformSampledRM<Objective>(s.flips), s);
+  if (s.estimator == "first-order") return train(TaylorRatioMatching<Objective>(), s);
   return train(GradientGuidedRM<Objective>(s.flips, s.estimator == "gg-basic" ? GuidedVariant::Basic
                                                                              : GuidedVariant::Advanced),
                s);
@@ -185,7 +186,7 @@ int main(int argc, char** argv) {
   Settings s;
   CLI::App app{"Trains a Bernoulli RBM on binarised Fashion-MNIST and reports its test log-likelihood"};
   app.add_option("--estimator", s.estimator, "training method")
-      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "cd", "pcd"}))
+      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "first-order", "cd", "pcd"}))
       ->capture_default_str();
   app.add_option("--objective", s.objective, "ratio objective of the ratio matching methods")
       ->check(CLI::IsMember({"hyvarinen", "sqrt", "squared"}))

@@ -213,6 +213,7 @@ template <class Objective>
 int dispatch_estimator(const Settings& s, Toy2d toy) {
   if (s.estimator == "rm") return train<Objective>(RatioMatching<Objective>(), s, toy);
   if (s.estimator == "uniform") return train<Objective>(UniformSampledRM<Objective>(s.flips), s, toy);
+  if (s.estimator == "first-order") return train<Objective>(TaylorRatioMatching<Objective>(), s, toy);
   const auto variant = s.estimator == "gg-basic" ? GuidedVariant::Basic : GuidedVariant::Advanced;
   return train<Objective>(GradientGuidedRM<Objective>(s.flips, variant), s, toy);
 }
@@ -226,7 +227,7 @@ int main(int argc, char** argv) {
   for (const auto toy : all_toy2d()) data_names.emplace_back(to_string(toy));
   app.add_option("--data", s.data, "data set")->check(CLI::IsMember(data_names))->capture_default_str();
   app.add_option("--estimator", s.estimator, "estimator")
-      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced"}))->capture_default_str();
+      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "first-order"}))->capture_default_str();
   app.add_option("--objective", s.objective, "ratio objective (DESIGN §1): squared is the paper's")
       ->check(CLI::IsMember({"squared", "hyvarinen", "sqrt"}))->capture_default_str();
   app.add_option("--flips", s.flips, "flips per sample s (sampled estimators)")->check(examples::positive_count())->capture_default_str();

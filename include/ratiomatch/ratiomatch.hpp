@@ -26,6 +26,7 @@
 #include "ratiomatch/estimators/proposal.hpp"
 #include "ratiomatch/estimators/ratio_matching.hpp"
 #include "ratiomatch/estimators/ratio_objective.hpp"
+#include "ratiomatch/estimators/taylor_ratio_matching.hpp"
 #include "ratiomatch/estimators/uniform_sampled_rm.hpp"
 #include "ratiomatch/samplers/block_gibbs_sampler.hpp"
 #include "ratiomatch/samplers/gibbs_sampler.hpp"

@@ -77,6 +77,22 @@ template <class M>
 concept HasBatchEvaluation =
     EnergyModel<M> && requires { typename M::BatchEvaluation; } && BatchEvaluationOf<typename M::BatchEvaluation, M>;
 
+/// @brief Optional: the mixed second derivative of the energy, contracted with input directions.
+///
+/// `ev.accumulate_mixed_gradient(V, g)` on the model's batch evaluation, for an `n × d` matrix
+/// `V` (one direction per row of the bound batch):
+///
+///     g += ∇_θ Σ_r V_rᵀ ∇ₓE(x_r)
+///
+/// — one extra reverse pass through the input gradient ("double backward"), equivalently the
+/// directional derivative `d/dε ∇_θE(x_r + ε V_r)` at `ε = 0` (forward over reverse). First-order
+/// ratio matching (`TaylorRatioMatching`) needs it; `check_mixed_gradient`
+/// (`core/finite_difference.hpp`) checks an implementation against central differences.
+template <class M>
+concept HasMixedGradient =
+    HasBatchEvaluation<M> && requires(typename M::BatchEvaluation& ev, const Matrix<typename M::Scalar>& V,
+                                      Vector<typename M::Scalar>& g) { ev.accumulate_mixed_gradient(V, g); };
+
 /// @brief Optional: the energy's continuous extension at real-valued inputs.
 ///
 /// `m.relaxed_energy(X, e)` accepts any real `X` (no binary check); `input_gradient` is its

@@ -88,4 +88,24 @@ GradientCheck check_input_gradient(const M& model, const Matrix<typename M::Scal
   return compare_gradients(analytic.reshaped(), numeric.reshaped());
 }
 
+/// @brief Checks the batch evaluation's `accumulate_mixed_gradient(V, ·)` against central
+/// differences, in the parameters, of `Σ_r V_rᵀ ∇ₓE(x_r)` computed with the model's own
+/// `input_gradient` (check that one first, with `check_input_gradient`).
+/// @param X binary batch (`n × d`); `V` directions (`n × d`)
+template <HasMixedGradient M>
+GradientCheck check_mixed_gradient(M& model, const Matrix<typename M::Scalar>& X, const Matrix<typename M::Scalar>& V,
+                                   double eps = 1e-6) {
+  using S = typename M::Scalar;
+  typename M::BatchEvaluation evaluation;
+  evaluation.bind(model, X);
+  Vector<S> analytic = Vector<S>::Zero(model.num_params());
+  evaluation.accumulate_mixed_gradient(V, analytic);
+  Matrix<S> G;
+  const auto numeric = finite_difference_param_gradient(model, [&] {
+    model.input_gradient(X, G);
+    return (V.template cast<double>().array() * G.template cast<double>().array()).sum();
+  }, eps);
+  return compare_gradients(analytic, numeric);
+}
+
 }  // namespace ratiomatch

@@ -76,5 +76,44 @@ typename ZD::Scalar slope_gradient(const Eigen::ArrayBase<ZD>& z, const Eigen::A
   return (delta * z * h * (S(1) - S(1) / (S(1) + (-beta * z).exp()))).sum();
 }
 
+/// `Δ ⊙= a''(Z)` (first-order ratio matching's mixed derivative needs it):
+/// Swish `σ(1 − σ)(2 + z(1 − 2σ))`; LearnableSwish `β σ(1 − σ)(2 + βz(1 − 2σ))` with `σ = σ(βz)`;
+/// tanh `−2a(1 − a²)`; ELU `0` for z > 0, else `a + 1`; softplus `σ(1 − σ)`.
+template <class ZD, class HD, class DD>
+void multiply_by_second_derivative(Activation act, const Eigen::ArrayBase<ZD>& z, const Eigen::ArrayBase<HD>& h,
+                                   Eigen::ArrayBase<DD> const& delta_out, typename ZD::Scalar beta = 1) {
+  using S = typename ZD::Scalar;
+  auto& delta = const_cast<Eigen::ArrayBase<DD>&>(delta_out);
+  switch (act) {
+    case Activation::Swish: {
+      const auto sigma = S(1) / (S(1) + (-z).exp());
+      delta *= sigma * (S(1) - sigma) * (S(2) + z * (S(1) - S(2) * sigma));
+      break;
+    }
+    case Activation::LearnableSwish: {
+      const auto sigma = S(1) / (S(1) + (-beta * z).exp());
+      delta *= beta * sigma * (S(1) - sigma) * (S(2) + beta * z * (S(1) - S(2) * sigma));
+      break;
+    }
+    case Activation::Tanh: delta *= S(-2) * h * (S(1) - h * h); break;
+    case Activation::Elu: delta *= (z > S(0)).select(S(0), h + S(1)); break;
+    case Activation::Softplus: {
+      const auto sigma = S(1) / (S(1) + (-z).exp());
+      delta *= sigma * (S(1) - sigma);
+      break;
+    }
+  }
+}
+
+/// `Σ Δ ⊙ Ż ⊙ ∂²a/∂z∂β` for `LearnableSwish`, `∂²a/∂z∂β = z σ(1 − σ)(2 + βz(1 − 2σ))` with
+/// `σ = σ(βz)`: the part of the mixed derivative of `∂E/∂β` that moves with the pre-activations.
+template <class ZD, class DD, class TD>
+typename ZD::Scalar slope_mixed_term(const Eigen::ArrayBase<ZD>& z, const Eigen::ArrayBase<DD>& delta,
+                                     const Eigen::ArrayBase<TD>& z_tangent, typename ZD::Scalar beta) {
+  using S = typename ZD::Scalar;
+  const auto sigma = S(1) / (S(1) + (-beta * z).exp());
+  return (delta * z_tangent * z * sigma * (S(1) - sigma) * (S(2) + beta * z * (S(1) - S(2) * sigma))).sum();
+}
+
 }  // namespace detail
 }  // namespace ratiomatch

@@ -276,6 +276,26 @@ class BernoulliRBM<S>::BatchEvaluation {
     model_->add_param_gradient(batch_, P_, c, g);
   }
 
+  /// @brief `g += ∇_θ Σ_r V_rᵀ ∇ₓF(x_r)` (concept `HasMixedGradient`). With `∇ₓF = −b − Wᵀσ(z)`
+  /// and `U = V Wᵀ` (`U_rj = W_j·v_r`): `−(σ'(Z) ⊙ U)ᵀ X − σ(Z)ᵀ V` on `W`, `−Vᵀ1` on `b` and
+  /// `−(σ'(Z) ⊙ U)ᵀ 1` on `c`, where `σ' = σ(1 − σ)`.
+  /// @throws std::invalid_argument unless `V` is `n × d` and `g.size() == num_params()`
+  void accumulate_mixed_gradient(const Eigen::Ref<const Matrix<S>>& V, Eigen::Ref<Vector<S>> g) {
+    constexpr std::string_view where = "ratiomatch::BernoulliRBM::BatchEvaluation::accumulate_mixed_gradient";
+    check_size_match(where, "V.rows()", V.rows(), "X.rows()", batch_.rows());
+    check_size_match(where, "V.cols()", V.cols(), "X.cols()", batch_.cols());
+    check_size_match(where, "g.size()", g.size(), "model.num_params()", model_->num_params());
+    refresh_probabilities();
+    const Index m = model_->num_hidden(), d = batch_.cols();
+    row_sum_.noalias() = V * Wt_;                          // U (workspace shared with the flip gradient)
+    row_sum_.array() *= P_.array() * (S(1) - P_.array());  // σ'(Z) ⊙ U
+    Eigen::Map<RowMajorMatrix<S>> gW(g.data(), m, d);
+    gW.noalias() -= row_sum_.transpose() * batch_;
+    gW.noalias() -= P_.transpose() * V;
+    g.segment(m * d, d).noalias() -= V.colwise().sum().transpose();
+    g.tail(m).noalias() -= row_sum_.colwise().sum().transpose();
+  }
+
   void flip_deltas(Matrix<S>& D) const {
     const Index n = batch_.rows(), d = batch_.cols();
     D.resize(n, d);

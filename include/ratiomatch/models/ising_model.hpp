@@ -201,6 +201,23 @@ class IsingModel<S>::BatchEvaluation {
     model_->add_weighted_spin_products(spins_, c, S(-1), weighted_, saved_diagonal_, g);
   }
 
+  /// @brief `g += ∇_θ Σ_r V_rᵀ ∇ₓE(x_r)` (concept `HasMixedGradient`). With `∇ₓE = −2(K s + b)`
+  /// this is `−2 (VᵀS + SᵀV)` on the off-diagonal of `J` (its diagonal unchanged) and `−2 Vᵀ1` on `b`.
+  /// @throws std::invalid_argument unless `V` is `n × d` and `g.size() == num_params()`
+  void accumulate_mixed_gradient(const Eigen::Ref<const Matrix<S>>& V, Eigen::Ref<Vector<S>> g) {
+    constexpr std::string_view where = "ratiomatch::IsingModel::BatchEvaluation::accumulate_mixed_gradient";
+    check_size_match(where, "V.rows()", V.rows(), "X.rows()", batch_.rows());
+    check_size_match(where, "V.cols()", V.cols(), "X.cols()", batch_.cols());
+    check_size_match(where, "g.size()", g.size(), "model.num_params()", model_->num_params());
+    const Index d = batch_.cols();
+    Eigen::Map<RowMajorMatrix<S>> gJ(g.data(), d, d);
+    saved_diagonal_ = gJ.diagonal();
+    product_.noalias() = V.transpose() * spins_;
+    gJ -= S(2) * (product_ + product_.transpose());
+    gJ.diagonal() = saved_diagonal_;
+    g.tail(d).noalias() -= S(2) * V.colwise().sum().transpose();
+  }
+
   void flip_deltas(Matrix<S>& D) const { D = S(2) * (spins_.array() * field_.array()); }
 
   void flip_deltas(const IndexVector& rows, const IndexVector& bits, Vector<S>& delta) {

@@ -378,6 +378,82 @@ class MlpEnergy<S>::BatchEvaluation {
     gW0.noalias() += dz0.transpose() * batch_;
   }
 
+  /// @brief `g += ∇_θ Σ_r V_rᵀ ∇ₓE(x_r)` (concept `HasMixedGradient`), forward over reverse: the
+  /// tangents `Ż_0 = V W_0ᵀ`, `Ȧ_l = a'(Z_l) ⊙ Ż_l`, `Ż_l = Ȧ_{l−1} W_lᵀ` ride along the input
+  /// gradient's backward pass (`D^a_l` the gradient with respect to `A_l`, `D^z_l = D^a_l ⊙ a'(Z_l)`,
+  /// output weight 1), whose tangent is `Ḋ^z_l = Ḋ^a_l ⊙ a'(Z_l) + D^a_l ⊙ a''(Z_l) ⊙ Ż_l`,
+  /// `Ḋ^a_{l−1} = Ḋ^z_l W_l` (`Ḋ` = 0 at the output). Then `∂/∂W_l = Ḋ^z_lᵀ A_{l−1} + D^z_lᵀ Ȧ_{l−1}`
+  /// (`A_{−1} = X`, `Ȧ_{−1} = V`), `∂/∂b_l = Ḋ^z_lᵀ 1`, and with `LearnableSwish`
+  /// `∂/∂β = Σ_l Σ (Ḋ^a_l ⊙ ∂a/∂β + D^a_l ⊙ Ż_l ⊙ ∂²a/∂z∂β)`. Cost: about two backward passes.
+  /// @throws std::invalid_argument unless `V` is `n × d` and `g.size() == num_params()`
+  void accumulate_mixed_gradient(const Eigen::Ref<const Matrix<S>>& V, Eigen::Ref<Vector<S>> g) {
+    constexpr std::string_view where = "ratiomatch::MlpEnergy::BatchEvaluation::accumulate_mixed_gradient";
+    const MlpEnergy& m = *model_;
+    check_size_match(where, "V.rows()", V.rows(), "X.rows()", batch_.rows());
+    check_size_match(where, "V.cols()", V.cols(), "X.cols()", batch_.cols());
+    check_size_match(where, "g.size()", g.size(), "model.num_params()", m.num_params());
+    refresh_above_first();
+    const Index n = batch_.rows(), L = m.num_layers(), hidden = L - 1;
+    const S beta = m.slope();
+    auto& t = mixed_;
+    t.da.resize(hidden);
+    t.dz.resize(hidden);
+    t.z_tangent.resize(hidden);
+    t.a_tangent.resize(hidden);
+    // The input gradient's backward pass, keeping D^a and D^z of every hidden layer.
+    for (Index l = hidden - 1; l >= 0; --l) {
+      if (l == hidden - 1)
+        t.da[l] = m.weight(L - 1).row(0).replicate(n, 1);
+      else
+        t.da[l].noalias() = t.dz[l + 1] * m.weight(l + 1);
+      t.dz[l] = t.da[l];
+      detail::multiply_by_derivative(m.activation_, forward_.z[l].topRows(n).array(), forward_.a[l].topRows(n).array(),
+                                     t.dz[l].array(), beta);
+    }
+    // Tangents of the forward pass along V.
+    for (Index l = 0; l < hidden; ++l) {
+      if (l == 0)
+        t.z_tangent[l].noalias() = V * m.weight(0).transpose();
+      else
+        t.z_tangent[l].noalias() = t.a_tangent[l - 1] * m.weight(l).transpose();
+      t.a_tangent[l] = t.z_tangent[l];
+      detail::multiply_by_derivative(m.activation_, forward_.z[l].topRows(n).array(), forward_.a[l].topRows(n).array(),
+                                     t.a_tangent[l].array(), beta);
+    }
+    auto below = [&](Index l) -> Eigen::Ref<const Matrix<S>> {
+      return l == 0 ? Eigen::Ref<const Matrix<S>>(batch_) : Eigen::Ref<const Matrix<S>>(forward_.a[l - 1].topRows(n));
+    };
+    auto below_tangent = [&](Index l) -> const Eigen::Ref<const Matrix<S>> {
+      return l == 0 ? Eigen::Ref<const Matrix<S>>(V) : Eigen::Ref<const Matrix<S>>(t.a_tangent[l - 1]);
+    };
+    // Output layer: Ḋ^z = 0, D^z = 1.
+    Eigen::Map<RowMajorMatrix<S>>(g.data() + m.weight_offset_[L - 1], 1, m.widths_[L - 1]).noalias() +=
+        below_tangent(L - 1).colwise().sum();
+    // The tangent of the backward pass, down through the hidden layers.
+    for (Index l = hidden - 1; l >= 0; --l) {
+      const auto z = forward_.z[l].topRows(n).array();
+      const auto a = forward_.a[l].topRows(n).array();
+      if (l == hidden - 1)
+        t.dz_tangent.setZero(n, m.widths_[l + 1]);
+      else
+        t.dz_tangent.noalias() = t.dz_below * m.weight(l + 1);  // Ḋ^a_l
+      if (m.has_slope())
+        g(m.num_params() - 1) += detail::slope_gradient(z, a, t.dz_tangent.array(), beta) +
+                                 detail::slope_mixed_term(z, t.da[l].array(), t.z_tangent[l].array(), beta);
+      detail::multiply_by_derivative(m.activation_, z, a, t.dz_tangent.array(), beta);
+      t.curvature = t.da[l];
+      t.curvature.array() *= t.z_tangent[l].array();
+      detail::multiply_by_second_derivative(m.activation_, z, a, t.curvature.array(), beta);
+      t.dz_tangent += t.curvature;  // Ḋ^z_l
+      Eigen::Map<RowMajorMatrix<S>> gW(g.data() + m.weight_offset_[l], m.widths_[l + 1], m.widths_[l]);
+      gW.noalias() += t.dz_tangent.transpose() * below(l);
+      gW.noalias() += t.dz[l].transpose() * below_tangent(l);
+      Eigen::Map<Vector<S>>(g.data() + m.bias_offset(l), m.widths_[l + 1]).noalias() +=
+          t.dz_tangent.colwise().sum().transpose();
+      t.dz_below.swap(t.dz_tangent);
+    }
+  }
+
   void accept_flips(const Eigen::Ref<const IndexVector>& accepted) {
     const auto W0 = model_->weight(0);
     last_flips_.accept("ratiomatch::MlpEnergy::BatchEvaluation::accept_flips", accepted, batch_.rows(),
@@ -399,6 +475,12 @@ class MlpEnergy<S>::BatchEvaluation {
     Vector<S> grad;                      // this thread's part of the gradient
     Matrix<S> row_delta;                 // Σ of first-layer deltas per base row (n × h1)
     Vector<S> row_coefficient;           // Σ of coefficients per base row
+  };
+
+  // The mixed gradient's workspace: per hidden layer D^a, D^z, Ż and Ȧ; the running Ḋ.
+  struct MixedWorkspace {
+    std::vector<Matrix<S>> da, dz, z_tangent, a_tangent;
+    Matrix<S> dz_tangent, dz_below, curvature;
   };
 
   // After accept_flips the first layer and the energies are current, the layers above not.
@@ -492,6 +574,7 @@ class MlpEnergy<S>::BatchEvaluation {
   Matrix<S> batch_;
   Vector<S> energy_;
   Workspace forward_;  // the batch's forward pass (and its backward deltas)
+  MixedWorkspace mixed_;
   bool above_first_current_ = true;
   std::vector<ThreadState> threads_;
   IndexVector all_rows_, all_bits_;
