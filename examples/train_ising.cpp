@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -26,6 +27,7 @@ struct Settings {
   Index side = 10;
   double sigma = 0.25;
   Index samples = 2000;
+  Index heldout = 200;  // further samples, never trained on: the held-out criterion's
   Index sweeps = 0;  // 0 (not given): the protocol's 1,000,000 single-site updates per chain
   std::string method = "gg-advanced";
   std::string objective = "hyvarinen";
@@ -73,7 +75,8 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
   const auto data_start = std::chrono::steady_clock::now();
   Matrix<S> data;
   const std::string data_path = s.data_file.empty() ? (fs::path(s.out) / "data.txt").string() : s.data_file;
-  const IsingDataProvenance provenance{.side = s.side, .sigma = s.sigma, .samples = s.samples,
+  // The file holds the training samples, then the held-out ones.
+  const IsingDataProvenance provenance{.side = s.side, .sigma = s.sigma, .samples = s.samples + s.heldout,
                                        .sweeps = s.sweeps > 0 ? s.sweeps : std::max<Index>(1, 1000000 / D),
                                        .seed = s.seed};
   if (!s.data_file.empty() && fs::exists(s.data_file)) {
@@ -81,10 +84,12 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
   } else {
     std::mt19937_64 data_rng(s.seed * 1000003 + static_cast<std::uint64_t>(s.side) * 7 +
                              static_cast<std::uint64_t>(std::lround(s.sigma * 1000)));
-    std::cerr << "drawing " << s.samples << " samples with " << provenance.sweeps << " Gibbs sweeps each\n";
-    data = sample_ising_data(truth, s.samples, provenance.sweeps, data_rng);
+    std::cerr << "drawing " << provenance.samples << " samples with " << provenance.sweeps << " Gibbs sweeps each\n";
+    data = sample_ising_data(truth, provenance.samples, provenance.sweeps, data_rng);
     save_ising_data(data_path, data, provenance);
   }
+  const Matrix<S> heldout = data.bottomRows(s.heldout);
+  data.conservativeResize(s.samples, Eigen::NoChange);
   const double data_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
 
   IsingModel<S> model(D);  // J = 0, b = 0: the all-zero estimate to start from
@@ -102,9 +107,18 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
                   TrainerOptions{.iterations = s.iters, .clip_norm = 0, .log_every = s.log_every,
                                  .eval_every = s.log_every, .checkpoint_every = 0, .out_dir = s.out,
                                  .tag = tag.str(), .max_seconds = s.time_budget});
-  trainer.set_evaluator({"rmse", "log_rmse"}, [&](Index) {
+  // The held-out criterion, the same for every method: Besag's pseudo-likelihood of the
+  // held-out samples under exp(−T·E), nats per sample. Its best logged point is the run's
+  // stopping point (what a user without the true J would keep).
+  struct Best {
+    double pseudo_likelihood = -std::numeric_limits<double>::infinity(), rmse = 0;
+    Index iteration = 0;
+  } best;
+  trainer.set_evaluator({"rmse", "log_rmse", "heldout_pl"}, [&](Index iteration) {
     const double r = rmse();
-    return std::vector<double>{r, std::log(r)};
+    const double pl = pseudo_log_likelihood(model, heldout, temperature);
+    if (pl > best.pseudo_likelihood) best = {pl, r, iteration};
+    return std::vector<double>{r, std::log(r), pl};
   });
   std::mt19937_64 rng(s.seed * 2654435761u + 3);
   auto next_batch = [&](Matrix<S>& batch, std::mt19937_64& r) {
@@ -112,9 +126,13 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
     for (Index k = 0; k < s.batch; ++k) batch.row(k) = data.row(uniform_index(r, data.rows()));
   };
   const TrainResult result = trainer.run(next_batch, rng);
-  if (result.failed) {
-    std::cerr << "train_ising: " << result.message << "\n";
-    return 1;
+  // A diverged run still reports what it reached: its log and its held-out stopping point are valid.
+  if (result.failed) std::cerr << "train_ising: " << result.message << "\n";
+  auto finite_or_null = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  double final_heldout_pl = std::numeric_limits<double>::quiet_NaN();
+  try {
+    final_heldout_pl = pseudo_log_likelihood(model, heldout, temperature);
+  } catch (const NumericalError&) {
   }
   const RowMajorMatrix<S> learned = static_cast<S>(temperature) * model.coupling();
   coupling_image(truth.coupling(), learned).save_png((fs::path(s.out) / "coupling.png").string());
@@ -129,8 +147,16 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
       {"l1", s.l1},
       {"iterations", result.iterations},
       {"out_of_time", result.out_of_time},
-      {"final_rmse", final_rmse},
-      {"final_log_rmse", std::log(final_rmse)},
+      {"failed", result.failed},
+      {"message", result.message},
+      {"final_rmse", finite_or_null(final_rmse)},
+      {"final_log_rmse", finite_or_null(std::log(final_rmse))},
+      {"heldout_samples", s.heldout},
+      {"final_heldout_pl", finite_or_null(final_heldout_pl)},
+      {"best_heldout_pl", best.pseudo_likelihood},
+      {"best_heldout_iteration", best.iteration},
+      {"rmse_at_best_heldout", best.rmse},
+      {"log_rmse_at_best_heldout", std::log(best.rmse)},
       {"zero_rmse", zero_rmse},
       {"wall_seconds", result.wall_seconds},
       {"iterations_per_second", result.iterations_per_second},
@@ -141,8 +167,10 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
   std::cout << s.method << " (" << summary["objective"].get<std::string>() << ", l1 " << s.l1 << ") side " << s.side
             << " sigma " << s.sigma << ": RMSE(J) " << final_rmse << " (log " << std::log(final_rmse)
             << "; all-zero estimate " << zero_rmse << ") after " << result.iterations << " iterations, "
-            << result.wall_seconds << " s\npicture: " << (fs::path(s.out) / "coupling.png").string() << "\n";
-  return 0;
+            << result.wall_seconds << " s\nheld-out pseudo-likelihood: best " << best.pseudo_likelihood
+            << " nats/sample at iteration " << best.iteration << " (RMSE(J) there " << best.rmse << ", log "
+            << std::log(best.rmse) << ")\npicture: " << (fs::path(s.out) / "coupling.png").string() << "\n";
+  return result.failed ? 1 : 0;
 }
 
 template <class Objective>
@@ -168,6 +196,8 @@ int main(int argc, char** argv) {
   app.add_option("--sigma", s.sigma, "coupling strength of the ground truth")
       ->check(CLI::Range(-100.0, 100.0))->capture_default_str();
   app.add_option("--samples", s.samples, "training samples")->check(examples::positive_count())->capture_default_str();
+  app.add_option("--heldout", s.heldout, "held-out samples for the stopping criterion (pseudo-likelihood)")
+      ->check(examples::positive_count())->capture_default_str();
   app.add_option("--sweeps", s.sweeps, "Gibbs sweeps per data sample (default: 1,000,000 / D)")
       ->check(examples::positive_count());
   app.add_option("--method", s.method, "training method")

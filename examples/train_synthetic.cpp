@@ -47,7 +47,13 @@ struct Settings {
   std::vector<Index> hidden{256, 256, 256};
   std::string activation = "learnable-swish";  // the reference network's: x·σ(βx), one learned β
   int image_size = 400;
+  Index pcd_steps = 1;
+  bool mmd = true;          // Gibbs-sampled MMD at each evaluation (slow at large d)
+  Index grid_size = 100;    // cells per side of the grid KL (sampler-free fit)
+  bool heatmaps = false;    // energy_<iteration>.png at every evaluation
 };
+
+constexpr double plane_extent = 4.5;  // the pictures and the grid KL cover [−4.5, 4.5]²
 
 struct Evaluation {
   double mmd_hamming = 0, mmd_exp_hamming = 0;
@@ -74,14 +80,8 @@ Activation parse_activation(const std::string& name) {
 
 // Heat map of exp(−β E) over the plane, each pixel's centre coded as the training data are.
 RgbImage energy_image(const MlpEnergy<float>& model, const GrayCodeEncoder& encoder, double beta, double extent, int size) {
-  Points grid(static_cast<Index>(size) * size, 2);
-  for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x) {
-      grid(y * size + x, 0) = extent * (2.0 * (x + 0.5) / size - 1.0);
-      grid(y * size + x, 1) = extent * (1.0 - 2.0 * (y + 0.5) / size);
-    }
   Vector<float> energy;
-  model.energy(encoder.encode<float>(grid), energy);
+  model.energy(encoder.encode<float>(GridDensity(extent, size).centres()), energy);
   const double lowest = energy.minCoeff();
   RgbImage image(size, size);
   for (int y = 0; y < size; ++y)
@@ -112,8 +112,9 @@ RgbImage samples_image(const Points& data, const Points& samples, double extent,
   return both;
 }
 
-template <class Objective, class Estimator>
-int train(const Estimator& estimator, const Settings& s, Toy2d toy) {
+// The data's model is exp(−temperature · E): the ratio objective's fixed point (DESIGN §1), 1 for PCD.
+template <class Estimator>
+int train(const Estimator& estimator, double temperature, const Settings& s, Toy2d toy) {
   std::filesystem::create_directories(s.out);
   std::mt19937_64 setup_rng(s.seed);
   const auto encoder = GrayCodeEncoder::fit(s.dim, sample_toy2d(toy, 5000, setup_rng));
@@ -125,7 +126,6 @@ int train(const Estimator& estimator, const Settings& s, Toy2d toy) {
   std::mt19937_64 eval_data_rng(s.seed + 1000003);
   const Points data_points = sample_toy2d(toy, s.eval_samples, eval_data_rng);
   const Matrix<float> data_bits = encoder.encode<float>(data_points);
-  const double temperature = Objective::temperature;
 
   std::ostringstream tag;
   tag << "train_synthetic data=" << s.data << " estimator=" << s.estimator << " objective=" << s.objective
@@ -135,21 +135,41 @@ int train(const Estimator& estimator, const Settings& s, Toy2d toy) {
                   TrainerOptions{.iterations = s.iters, .clip_norm = s.clip, .log_every = s.log_every,
                                  .eval_every = s.eval_every, .checkpoint_every = s.checkpoint_every,
                                  .out_dir = s.out, .tag = tag.str()});
-  std::vector<std::string> columns{"mmd_paper", "mmd_exp_paper"};
-  if (temperature != 1) columns.insert(columns.end(), {"mmd_consistent", "mmd_exp_consistent"});
+  // The sampler-free fit: KL(data histogram ‖ model on the grid), from a million data points.
+  const GridDensity grid(plane_extent, s.grid_size);
+  std::mt19937_64 histogram_rng(s.seed + 2000003);
+  const Vector<double> data_histogram = grid.histogram(sample_toy2d(toy, 1000000, histogram_rng));
+  std::vector<std::string> columns;
+  if (s.mmd) columns = {"mmd_paper", "mmd_exp_paper"};
+  if (s.mmd && temperature != 1) columns.insert(columns.end(), {"mmd_consistent", "mmd_exp_consistent"});
+  columns.push_back("grid_kl_paper");
+  if (temperature != 1) columns.push_back("grid_kl_consistent");
   // Each evaluation keeps its samples, so the final one also draws the pictures.
   Evaluation paper, consistent;
+  double grid_kl_paper = 0, grid_kl_consistent = 0;
   Index evaluated_at = -1;
   auto evaluate_both = [&](Index iteration) {
     const std::uint64_t eval_seed = s.seed * 7919 + static_cast<std::uint64_t>(iteration);
-    paper = evaluate(model, data_bits, 1.0, s, eval_seed);
-    consistent = temperature != 1 ? evaluate(model, data_bits, temperature, s, eval_seed) : paper;
+    if (s.mmd) {
+      paper = evaluate(model, data_bits, 1.0, s, eval_seed);
+      consistent = temperature != 1 ? evaluate(model, data_bits, temperature, s, eval_seed) : paper;
+    }
+    grid_kl_paper = GridDensity::kl_divergence(data_histogram, grid.log_density(model, encoder, 1.0));
+    grid_kl_consistent = temperature != 1
+                             ? GridDensity::kl_divergence(data_histogram, grid.log_density(model, encoder, temperature))
+                             : grid_kl_paper;
+    if (s.heatmaps)
+      energy_image(model, encoder, temperature, plane_extent, 200)
+          .save_png((std::filesystem::path(s.out) / ("energy_" + std::to_string(iteration) + ".png")).string());
     evaluated_at = iteration;
   };
   trainer.set_evaluator(columns, [&](Index iteration) {
     evaluate_both(iteration);
-    std::vector<double> values{paper.mmd_hamming, paper.mmd_exp_hamming};
-    if (temperature != 1) values.insert(values.end(), {consistent.mmd_hamming, consistent.mmd_exp_hamming});
+    std::vector<double> values;
+    if (s.mmd) values = {paper.mmd_hamming, paper.mmd_exp_hamming};
+    if (s.mmd && temperature != 1) values.insert(values.end(), {consistent.mmd_hamming, consistent.mmd_exp_hamming});
+    values.push_back(grid_kl_paper);
+    if (temperature != 1) values.push_back(grid_kl_consistent);
     return values;
   });
 
@@ -167,21 +187,24 @@ int train(const Estimator& estimator, const Settings& s, Toy2d toy) {
 
   // The paper's evaluation (Gibbs on exp(−E)) and the consistent one (exp(−T·E)) of the final model.
   if (evaluated_at != result.iterations) evaluate_both(result.iterations);
-  const double extent = 4.5;
+  const double extent = plane_extent;
   energy_image(model, encoder, 1.0, extent, s.image_size).save_png((std::filesystem::path(s.out) / "energy.png").string());
-  samples_image(data_points, encoder.decode(paper.samples), extent, s.image_size)
-      .save_png((std::filesystem::path(s.out) / "samples.png").string());
+  if (s.mmd)
+    samples_image(data_points, encoder.decode(paper.samples), extent, s.image_size)
+        .save_png((std::filesystem::path(s.out) / "samples.png").string());
   if (temperature != 1) {
     energy_image(model, encoder, temperature, extent, s.image_size)
         .save_png((std::filesystem::path(s.out) / "energy_consistent.png").string());
-    samples_image(data_points, encoder.decode(consistent.samples), extent, s.image_size)
-        .save_png((std::filesystem::path(s.out) / "samples_consistent.png").string());
+    if (s.mmd)
+      samples_image(data_points, encoder.decode(consistent.samples), extent, s.image_size)
+          .save_png((std::filesystem::path(s.out) / "samples_consistent.png").string());
   }
 
+  const std::string objective_name = s.estimator.rfind("pcd", 0) == 0 ? "likelihood" : s.objective;
   nlohmann::json summary = {
       {"data", s.data},
       {"estimator", s.estimator},
-      {"objective", s.objective},
+      {"objective", objective_name},
       {"temperature", temperature},
       {"flips", s.flips},
       {"dim", s.dim},
@@ -196,26 +219,40 @@ int train(const Estimator& estimator, const Settings& s, Toy2d toy) {
       {"iterations_per_second", result.iterations_per_second},
       {"eval_samples", s.eval_samples},
       {"gibbs_sweeps", s.gibbs_sweeps},
-      {"mmd_paper", {{"hamming", paper.mmd_hamming}, {"exp_hamming", paper.mmd_exp_hamming}}},
-      {"mmd_consistent", {{"hamming", consistent.mmd_hamming}, {"exp_hamming", consistent.mmd_exp_hamming}}},
+      {"grid_size", s.grid_size},
+      {"grid_kl_paper", grid_kl_paper},
+      {"grid_kl_consistent", grid_kl_consistent},
   };
+  if (s.mmd) {
+    summary["mmd_paper"] = {{"hamming", paper.mmd_hamming}, {"exp_hamming", paper.mmd_exp_hamming}};
+    summary["mmd_consistent"] = {{"hamming", consistent.mmd_hamming}, {"exp_hamming", consistent.mmd_exp_hamming}};
+  }
   std::ofstream(std::filesystem::path(s.out) / "summary.json") << summary.dump(2) << "\n";
-  std::cout << "trained " << s.estimator << " (" << s.objective << ") on " << s.data << " for " << result.iterations
-            << " iterations in " << result.wall_seconds << " s (" << result.iterations_per_second << " it/s)\n"
-            << "MMD (Hamming kernel), Gibbs on exp(-E):   " << paper.mmd_hamming << "\n";
-  if (temperature != 1) std::cout << "MMD (Hamming kernel), Gibbs on exp(-" << temperature << "E): " << consistent.mmd_hamming << "\n";
-  std::cout << "pictures: " << (std::filesystem::path(s.out) / "energy.png").string() << ", "
-            << (std::filesystem::path(s.out) / "samples.png").string() << "\n";
+  std::cout << "trained " << s.estimator << " (" << objective_name << ") on " << s.data << " for " << result.iterations
+            << " iterations in " << result.wall_seconds << " s (" << result.iterations_per_second << " it/s)\n";
+  if (s.mmd) {
+    std::cout << "MMD (Hamming kernel), Gibbs on exp(-E):   " << paper.mmd_hamming << "\n";
+    if (temperature != 1)
+      std::cout << "MMD (Hamming kernel), Gibbs on exp(-" << temperature << "E): " << consistent.mmd_hamming << "\n";
+  }
+  std::cout << "KL(data || model on a " << s.grid_size << "x" << s.grid_size << " grid), exp(-E): " << grid_kl_paper
+            << " nats\n";
+  if (temperature != 1)
+    std::cout << "KL(data || model on the grid), exp(-" << temperature << "E): " << grid_kl_consistent << " nats\n";
+  std::cout << "pictures: " << (std::filesystem::path(s.out) / "energy.png").string();
+  if (s.mmd) std::cout << ", " << (std::filesystem::path(s.out) / "samples.png").string();
+  std::cout << "\n";
   return 0;
 }
 
 template <class Objective>
 int dispatch_estimator(const Settings& s, Toy2d toy) {
-  if (s.estimator == "rm") return train<Objective>(RatioMatching<Objective>(), s, toy);
-  if (s.estimator == "uniform") return train<Objective>(UniformSampledRM<Objective>(s.flips), s, toy);
-  if (s.estimator == "first-order") return train<Objective>(TaylorRatioMatching<Objective>(), s, toy);
+  const double T = Objective::temperature;
+  if (s.estimator == "rm") return train(RatioMatching<Objective>(), T, s, toy);
+  if (s.estimator == "uniform") return train(UniformSampledRM<Objective>(s.flips), T, s, toy);
+  if (s.estimator == "first-order") return train(TaylorRatioMatching<Objective>(), T, s, toy);
   const auto variant = s.estimator == "gg-basic" ? GuidedVariant::Basic : GuidedVariant::Advanced;
-  return train<Objective>(GradientGuidedRM<Objective>(s.flips, variant), s, toy);
+  return train(GradientGuidedRM<Objective>(s.flips, variant), T, s, toy);
 }
 
 }  // namespace
@@ -227,9 +264,11 @@ int main(int argc, char** argv) {
   for (const auto toy : all_toy2d()) data_names.emplace_back(to_string(toy));
   app.add_option("--data", s.data, "data set")->check(CLI::IsMember(data_names))->capture_default_str();
   app.add_option("--estimator", s.estimator, "estimator")
-      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "first-order"}))->capture_default_str();
+      ->check(CLI::IsMember({"rm", "uniform", "gg-basic", "gg-advanced", "first-order", "pcd-gwg", "pcd-gibbs"}))->capture_default_str();
   app.add_option("--objective", s.objective, "ratio objective (DESIGN §1): squared is the paper's")
       ->check(CLI::IsMember({"squared", "hyvarinen", "sqrt"}))->capture_default_str();
+  app.add_option("--pcd-steps", s.pcd_steps, "sampler steps per update (pcd-gwg: proposals; pcd-gibbs: sweeps)")
+      ->check(examples::positive_count())->capture_default_str();
   app.add_option("--flips", s.flips, "flips per sample s (sampled estimators)")->check(examples::positive_count())->capture_default_str();
   app.add_option("--dim", s.dim, "bits per sample (even, at least 4)")
       ->check(CLI::Validator(
@@ -258,6 +297,12 @@ int main(int argc, char** argv) {
   app.add_option("--eval-every", s.eval_every, "iterations between MMD evaluations (0: at the end only)")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--checkpoint-every", s.checkpoint_every, "iterations between checkpoints")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--eval-samples", s.eval_samples, "model and data samples for the MMD")->check(CLI::Range(2, 1000000))->capture_default_str();
+  app.add_flag("!--no-mmd", s.mmd, "skip the Gibbs-sampled MMD (the grid KL needs no sampler)");
+  app.add_option("--grid-size", s.grid_size, "cells per side of the grid on which KL(data || model) is measured")
+      ->check(CLI::Range(2, 2000))->capture_default_str();
+  app.add_flag("--heatmaps", s.heatmaps, "save the heat map energy_<iteration>.png at every evaluation");
+  app.add_option("--image-size", s.image_size, "side of the final pictures in pixels")
+      ->check(CLI::Range(16, 4000))->capture_default_str();
   app.add_option("--gibbs-sweeps", s.gibbs_sweeps, "Gibbs sweeps per evaluation sample")->check(examples::positive_count())->capture_default_str();
   app.add_option("--hidden", s.hidden, "hidden layer widths")->check(examples::positive_count())->delimiter(',')->capture_default_str();
   app.add_option("--activation", s.activation, "hidden activation (learnable-swish: x·sigmoid(βx), one learned β)")
@@ -266,6 +311,11 @@ int main(int argc, char** argv) {
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
   return examples::run_reporting_errors("train_synthetic", [&] {
     const Toy2d toy = parse_toy2d(s.data);
+    // Persistent contrastive divergence (maximum likelihood) with one chain per batch row.
+    if (s.estimator == "pcd-gwg")
+      return train(PersistentContrastiveDivergence(GibbsWithGradients(1.0), s.batch, s.pcd_steps), 1.0, s, toy);
+    if (s.estimator == "pcd-gibbs")
+      return train(PersistentContrastiveDivergence(GibbsSampler(1.0), s.batch, s.pcd_steps), 1.0, s, toy);
     if (s.objective == "hyvarinen") return dispatch_estimator<HyvarinenRatio>(s, toy);
     if (s.objective == "sqrt") return dispatch_estimator<SqrtRatio>(s, toy);
     return dispatch_estimator<SquaredRatio>(s, toy);

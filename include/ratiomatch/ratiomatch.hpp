@@ -35,6 +35,7 @@
 #include "ratiomatch/optim/gradient_clipping.hpp"
 #include "ratiomatch/optim/sgd.hpp"
 #include "ratiomatch/metrics/exact.hpp"
+#include "ratiomatch/metrics/grid_density.hpp"
 #include "ratiomatch/metrics/ising_rmse.hpp"
 #include "ratiomatch/metrics/mmd.hpp"
 #include "ratiomatch/metrics/pseudo_likelihood.hpp"

@@ -226,6 +226,8 @@ TEST_CASE("on a trained MLP the gradient-guided proposal has lower variance than
   const double grad_ratio = uniform.variance().tail(model.num_params()).sum() / basic.variance().tail(model.num_params()).sum();
   std::cout << "trained MLP (exact RM loss " << first_loss << " -> " << last_loss << "), s = " << s
             << ": variance uniform / basic = " << loss_ratio << " (loss), " << grad_ratio << " (gradient, trace)\n";
-  CHECK(loss_ratio > 1);
-  CHECK(grad_ratio > 1);
+  // The size of the effect, not only its sign: measured 1366 (loss) and 4.93 (gradient trace) with
+  // this seed; a proposal missing its factor 2 (softmax((2x−1)⊙∇E)) gives 6.5 and 3.08.
+  CHECK(loss_ratio > 200);
+  CHECK(grad_ratio > 4);
 }

@@ -43,7 +43,7 @@ class TaylorRatioMatching {
   /// @brief Batch-mean loss; writes its gradient into `grad` (resized to `num_params()`).
   /// @param rng ignored (the objective is deterministic); accepted so estimators are interchangeable
   /// @throws std::invalid_argument on an empty batch, a wrong width or a non-binary entry
-  /// @throws NumericalError if an energy change estimate, the loss or the gradient is not finite
+  /// @throws NumericalError if an energy, an energy change estimate, the loss or the gradient is not finite
   template <class M, class Rng>
   typename M::Scalar loss_and_gradient(const M& model, const Matrix<typename M::Scalar>& X, Rng& /*rng*/,
                                        Vector<typename M::Scalar>& grad) const {
@@ -83,6 +83,8 @@ class TaylorRatioMatching {
     check_batch(where, X, model.dim());
     auto& ws = workspaces_.template get<Workspace<M>>();
     ws.evaluation.bind(model, X);
+    // The objective does not see E itself (only ∇ₓE), but a model whose energy is not finite is broken.
+    check_finite(where, "energy", ws.evaluation.energy());
     ws.evaluation.input_gradient(ws.gradient);
     const Index n = X.rows();
     ws.delta = (S(1) - S(2) * X.array()) * ws.gradient.array();  // ΔÊ
