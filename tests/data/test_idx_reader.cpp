@@ -101,6 +101,22 @@ TEST_CASE("read_idx_images names the file and the byte offset of what is wrong",
   REQUIRE_THROWS_AS(read_idx_images(dir.file("corrupt.gz")), IdxError);
 }
 
+TEST_CASE("a header that claims more than the file holds fails cleanly, without allocating the claim",
+          "[data][idx][errors]") {
+  TempDir dir;
+  // Sizes whose product overflows 64 bits (before the fix: a wrapped-around allocation).
+  write_plain(dir.file("huge"), idx_bytes(0x803, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, {1, 2, 3}));
+  REQUIRE_THROWS_WITH(read_idx_images(dir.file("huge")), Contains("more than 2^40 bytes"));
+  // 4 GB claimed, 3 bytes present: an error at the end of the data, not a 4 GB allocation.
+  write_plain(dir.file("claims_4gb"), idx_bytes(0x803, {65536, 256, 256}, {1, 2, 3}));
+  REQUIRE_THROWS_WITH(read_idx_images(dir.file("claims_4gb")), Contains("ends at byte offset 19"));
+  // No images, but rows × cols beyond 2^63 (found by fuzz_idx: the pixels-per-image product overflowed).
+  write_plain(dir.file("zero_huge"), idx_bytes(0x803, {0, 0xb62a00b6u, 0xb6b60000u}, {}));
+  REQUIRE_THROWS_WITH(read_idx_images(dir.file("zero_huge")), Contains("more than 2^40 bytes"));
+  write_plain(dir.file("labels_4gb"), idx_bytes(0x801, {0xFFFFFFFFu}, {1, 2}));
+  REQUIRE_THROWS_WITH(read_idx_labels(dir.file("labels_4gb")), Contains("ends at byte offset 10"));
+}
+
 TEST_CASE("binarisation by threshold and stochastically", "[data][idx]") {
   IdxImages images;
   images.count = 2;

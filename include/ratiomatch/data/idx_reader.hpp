@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -101,6 +102,38 @@ inline std::vector<std::uint32_t> read_idx_header(IdxStream& in, std::uint32_t e
   return sizes;
 }
 
+// Reads `total` bytes in chunks, growing `out` as they arrive: a header that claims more data
+// than the file holds fails at the file's end, without allocating what it claimed.
+inline void read_growing(IdxStream& in, std::vector<std::uint8_t>& out, std::uint64_t total, std::string_view what) {
+  constexpr std::uint64_t chunk = std::uint64_t{1} << 24;
+  out.clear();
+  for (std::uint64_t done = 0; done < total;) {
+    const std::uint64_t step = std::min(chunk, total - done);
+    out.resize(static_cast<std::size_t>(done + step));
+    in.read(out.data() + done, static_cast<std::size_t>(step), what);
+    done += step;
+  }
+}
+
+// The product of the dimension sizes. Refused if the product of the non-zero sizes exceeds 2^40
+// (so that no product of sizes, e.g. an image's rows × cols when there are no images, overflows).
+inline std::uint64_t checked_item_bytes(const IdxStream& in, const std::vector<std::uint32_t>& sizes) {
+  constexpr std::uint64_t limit = std::uint64_t{1} << 40;
+  std::uint64_t nonzero = 1;
+  bool empty = false;
+  for (const std::uint32_t size : sizes) {
+    if (size == 0) {
+      empty = true;
+      continue;
+    }
+    if (nonzero > limit / size)
+      throw IdxError(message("ratiomatch::read_idx", "'", in.path(), "': the dimension sizes in the header describe more "
+                             "than 2^40 bytes of data"));
+    nonzero *= size;
+  }
+  return empty ? 0 : nonzero;
+}
+
 }  // namespace detail
 
 /// @brief Reads an IDX image file (`idx3-ubyte`, gzip-compressed or plain).
@@ -110,11 +143,11 @@ inline IdxImages read_idx_images(const std::string& path) {
   detail::IdxStream in(path);
   const auto sizes = detail::read_idx_header(in, 3);
   IdxImages images;
+  const std::uint64_t total = detail::checked_item_bytes(in, sizes);
   images.count = sizes[0];
   images.rows = sizes[1];
   images.cols = sizes[2];
-  images.pixels.resize(static_cast<std::size_t>(images.count * images.rows * images.cols));
-  in.read(images.pixels.data(), images.pixels.size(), "the pixels");
+  detail::read_growing(in, images.pixels, total, "the pixels");
   in.expect_end();
   return images;
 }
@@ -124,8 +157,8 @@ inline IdxImages read_idx_images(const std::string& path) {
 inline std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
   detail::IdxStream in(path);
   const auto sizes = detail::read_idx_header(in, 1);
-  std::vector<std::uint8_t> labels(sizes[0]);
-  in.read(labels.data(), labels.size(), "the labels");
+  std::vector<std::uint8_t> labels;
+  detail::read_growing(in, labels, sizes[0], "the labels");
   in.expect_end();
   return labels;
 }
