@@ -39,7 +39,7 @@ def spirals(dim, extra):
     runs = []
     for method, objective in itertools.product(RATIO_METHODS, OBJECTIVES):
         runs.append((f"{method}_{objective}", ["--estimator", method, "--objective", objective]))
-    runs.append(("pcd-gwg", ["--estimator", "pcd-gwg"]))
+    runs.append(("pcd-gwg", ["--estimator", "pcd-gwg", "--pcd-steps", "5"]))
     return [(name, ["--data", "2spirals", "--dim", str(dim)] + args + extra) for name, args in runs]
 
 
@@ -65,7 +65,9 @@ def ising_runs():
     runs = []
     methods = [(f"{m}_{o}", ["--method", m, "--objective", o])
                for m in ["rm", "uniform", "gg-basic", "gg-advanced"] for o in ["hyvarinen", "squared"]]
-    methods += [("pcd-gibbs", ["--method", "pcd-gibbs"]), ("pcd-gwg", ["--method", "pcd-gwg"])]
+    # PCD as in the Gibbs-with-Gradients paper's lattice experiment: a sweep of Gibbs, or 50 GWG
+    # proposals, per update, 100 persistent chains.
+    methods += [("pcd-gibbs", ["--method", "pcd-gibbs"]), ("pcd-gwg", ["--method", "pcd-gwg", "--pcd-steps", "50"])]
     for sigma in ["0.1", "0.25"]:
         for l1 in ["0", "0.001", "0.003", "0.01", "0.03"]:
             for name, args in methods:
