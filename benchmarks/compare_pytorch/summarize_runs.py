@@ -5,7 +5,9 @@ checks from --tail-from on, each as mean ± standard deviation over the seeds; t
 pre-clipping gradient norm per 1000 updates from the runs' logs (train_synthetic's log.csv:
 one row per 100 updates, the window mean; torch_train.py's log.csv: one row per update).
 
-Usage: summarize_runs.py NAME=DIR1,DIR2,DIR3 [NAME=...] [--tail-from 6000]
+Usage: summarize_runs.py NAME=DIR1,DIR2,DIR3 [NAME=...] [--tail-from 6000] [--plot FILE.png]
+(--plot draws the MMD of every check at β = 1, each seed thin and the seed mean thick, and the
+gradient norm per 1000 updates; it needs /usr/bin/python3 with python3-matplotlib.)
 """
 import argparse
 import csv
@@ -42,6 +44,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("groups", nargs="+")
     p.add_argument("--tail-from", type=int, default=6000)
+    p.add_argument("--plot", default="")
     args = p.parse_args()
     groups = [(g.split("=", 1)[0], g.split("=", 1)[1].split(",")) for g in args.groups]
     print(f"| runs | β | seeds | MMD at last check | best of checks | mean of checks ≥ {args.tail_from} |")
@@ -75,6 +78,37 @@ def main():
         norms = [grad_norms(r) for r in runs]
         its = sorted(set.intersection(*[set(n) for n in norms]))
         print(f"  {name}: " + ", ".join(f"{i // 1000}k {statistics.mean(n[i] for n in norms):.2f}" for i in its))
+    if args.plot:
+        plot(groups, args.plot)
+
+
+def plot(groups, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for (name, runs), colour in zip(groups, ["tab:blue", "tab:orange", "tab:green", "tab:red"]):
+        scores = [read_scores(r) for r in runs]
+        its = sorted(set.intersection(*[set(s) for s in scores]))
+        per_seed = [[statistics.mean(s[i]["mmd_beta1"]) for i in its] for s in scores]
+        for values in per_seed:
+            left.plot(its, values, color=colour, lw=0.7, alpha=0.5)
+        left.plot(its, [statistics.mean(v) for v in zip(*per_seed)], color=colour, lw=2.2,
+                  label=f"{name} ({len(runs)} seeds; thin: each seed)")
+        norms = [grad_norms(r) for r in runs]
+        n_its = sorted(set.intersection(*[set(n) for n in norms]))
+        right.plot(n_its, [statistics.mean(n[i] for n in norms) for i in n_its], color=colour, lw=2, label=name)
+    left.set_xlabel("updates")
+    left.set_ylabel("MMD (Hamming kernel), Gibbs on exp(-E)")
+    left.set_yscale("log")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    right.set_xlabel("updates")
+    right.set_ylabel("mean pre-clipping gradient norm per 1000 updates")
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 if __name__ == "__main__":
