@@ -105,6 +105,7 @@ def plot(groups, path):
     left.grid(alpha=0.3)
     right.set_xlabel("updates")
     right.set_ylabel("mean pre-clipping gradient norm per 1000 updates")
+    right.set_yscale("log")
     right.legend(fontsize=8)
     right.grid(alpha=0.3)
     fig.tight_layout()
