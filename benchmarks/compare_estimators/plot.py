@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Draws the estimator comparison from the runs that run.py collected, and writes its tables.
 
-Usage: /usr/bin/python3 benchmarks/compare_estimators/plot.py [--setting spirals32,spirals256,ising10]
+Usage: /usr/bin/python3 benchmarks/compare_estimators/plot.py [--setting spirals32,spirals256,ising10,gradient_variance]
 
 Reads docs/results/estimator_choice/runs/SETTING/*/ (log.csv, summary.json) and writes, per
 setting, figures SETTING_*.png and the Markdown tables SETTING.md into docs/results/estimator_choice/.
@@ -228,11 +228,30 @@ def ising_tables(found):
     return "\n".join(lines)
 
 
+def gradient_variance_table():
+    """The table of gradient_variance's measurements (OUT/gradient_variance.jsonl)."""
+    rows = [json.loads(line) for line in open(OUT / "gradient_variance.jsonl") if line.strip()]
+    lines = ["| updates | objective | estimator | trace of the covariance | ‖mean − exact‖ / ‖exact‖ | "
+             "its Monte Carlo error / ‖exact‖ | cosine(mean, exact) | ‖exact‖ |", "|---|---|---|---|---|---|---|---|"]
+    for d in rows:
+        g = d["exact_gradient_norm"]
+        lines.append(f"| {d['updates']} | {d['objective']} | {d['estimator']} | {d['trace_covariance']:.3g} | "
+                     f"{d['relative_bias']:.3f} | {d.get('monte_carlo_error_of_mean', 0) / g:.3f} | "
+                     f"{d['cosine_with_exact']:.3f} | {g:.3g} |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--setting", default="spirals32,spirals256,ising10")
+    ap.add_argument("--setting", default="spirals32,spirals256,ising10,gradient_variance")
     a = ap.parse_args()
     for setting in a.setting.split(","):
+        if setting == "gradient_variance":
+            (OUT / "gradient_variance.md").write_text(
+                "<!-- written by benchmarks/compare_estimators/plot.py from gradient_variance.jsonl -->\n" +
+                gradient_variance_table() + "\n")
+            print(f"gradient_variance -> {OUT / 'gradient_variance.md'}")
+            continue
         found = groups(setting)
         if not found:
             print(f"{setting}: no finished runs")
