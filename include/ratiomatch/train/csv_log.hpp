@@ -2,6 +2,7 @@
 /// @file
 /// @brief `CsvLog`: a training log in CSV, one row per logged iteration.
 
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <limits>
@@ -9,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "ratiomatch/core/checks.hpp"
@@ -19,7 +21,8 @@ namespace ratiomatch {
 ///
 /// The first column must be the iteration. Opening with `resume_after = k` keeps the
 /// existing rows with iteration ≤ k and drops later ones (written after the checkpoint a
-/// run resumes from), so a resumed run's log equals an uninterrupted run's.
+/// run resumes from), so a resumed run's log equals an uninterrupted run's. The kept rows are
+/// written to `path.tmp` and renamed onto `path`, so a crash while opening never loses them.
 class CsvLog {
  public:
   /// @throws std::runtime_error if the file cannot be opened; std::invalid_argument on an empty header
@@ -39,9 +42,19 @@ class CsvLog {
         if (cell >> iteration && iteration <= *resume_after) kept += line + "\n";
       }
     }
-    out_.open(path, std::ios::trunc);
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream fresh(tmp, std::ios::trunc);
+      fresh << kept;
+      fresh.close();
+      if (!fresh) throw std::runtime_error("ratiomatch::CsvLog::CsvLog: cannot write '" + tmp + "'");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec)
+      throw std::runtime_error("ratiomatch::CsvLog::CsvLog: cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+    out_.open(path, std::ios::app);
     if (!out_) throw std::runtime_error("ratiomatch::CsvLog::CsvLog: cannot write '" + path + "'");
-    out_ << kept << std::flush;
   }
 
   /// @brief Writes one row; NaN values are written as empty cells.

@@ -18,6 +18,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,7 +89,13 @@ TEST_CASE("a run killed with SIGKILL at 50 random moments always leaves a loadab
     const fs::path calibration = work / ("calibration" + std::to_string(k));
     const auto start = std::chrono::steady_clock::now();
     const pid_t pid = spawn({program, calibration.string(), iterations});
-    while (!fs::exists(calibration / "checkpoint.bin")) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    const auto deadline = start + std::chrono::seconds(60);
+    int early_status = 0;
+    while (!fs::exists(calibration / "checkpoint.bin")) {
+      REQUIRE(::waitpid(pid, &early_status, WNOHANG) == 0);  // crash_target must not stop before its first checkpoint
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
     startup = std::max(startup, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     ::kill(pid, SIGKILL);
     int status = 0;
@@ -117,8 +124,10 @@ TEST_CASE("a run killed with SIGKILL at 50 random moments always leaves a loadab
     ::kill(pid, SIGKILL);
     int status = 0;
     REQUIRE(::waitpid(pid, &status, 0) == pid);
-    // A write in progress leaves its temporary file behind; the checkpoint itself is untouched.
+    // A write in progress leaves its temporary file behind; the checkpoint itself is untouched. It
+    // is removed here, so that the next kill's count and aim see only that run's writes.
     if (fs::exists(run / "checkpoint.bin.tmp")) ++interrupted_writes;
+    fs::remove(run / "checkpoint.bin.tmp");
     if (!fs::exists(checkpoint)) {
       ++before_first_checkpoint;
       continue;
@@ -145,4 +154,23 @@ TEST_CASE("a run killed with SIGKILL at 50 random moments always leaves a loadab
   const std::string expected = file_bytes(work / "reference" / "final.bin"), actual = file_bytes(run / "final.bin");
   REQUIRE(!expected.empty());
   CHECK(actual == expected);
+  // And the same log, row for row, apart from the wall-clock column.
+  auto log_without_time = [](const fs::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> rows;
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<std::string> cells;
+      std::stringstream cells_in(line);
+      for (std::string cell; std::getline(cells_in, cell, ',');) cells.push_back(cell);
+      if (cells.size() > 3) cells.erase(cells.begin() + 3);  // iteration, loss, grad_norm, [wall_seconds], …
+      std::string joined;
+      for (const auto& c : cells) joined += c + ",";
+      rows.push_back(joined);
+    }
+    return rows;
+  };
+  const auto expected_log = log_without_time(work / "reference" / "log.csv");
+  REQUIRE(expected_log.size() == 301);
+  CHECK(log_without_time(run / "log.csv") == expected_log);
 }
