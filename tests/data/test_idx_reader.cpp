@@ -96,9 +96,28 @@ TEST_CASE("read_idx_images names the file and the byte offset of what is wrong",
     std::ifstream in(dir.file("ok.gz"), std::ios::binary);
     gz.assign(std::istreambuf_iterator<char>(in), {});
   }
+  auto damaged_trailer = gz;
   for (std::size_t k = 12; k < gz.size() - 8; ++k) gz[k] ^= 0x5a;
   write_plain(dir.file("corrupt.gz"), gz);
   REQUIRE_THROWS_AS(read_idx_images(dir.file("corrupt.gz")), IdxError);
+  // Intact data but a wrong CRC in the gzip trailer: an error, not a silent end.
+  damaged_trailer[damaged_trailer.size() - 8] ^= 0xff;
+  write_plain(dir.file("bad_crc.gz"), damaged_trailer);
+  REQUIRE_THROWS_WITH(read_idx_images(dir.file("bad_crc.gz")), Contains("corrupt compressed data"));
+  // A complete first gzip member followed by a corrupt second one: the error shows only when the
+  // reader checks for the end (before the fix it was taken for the end of the file).
+  std::vector<unsigned char> member;
+  {
+    write_gzip(dir.file("member.gz"), {42});
+    std::ifstream in(dir.file("member.gz"), std::ios::binary);
+    member.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  for (std::size_t k = 10; k < member.size(); ++k) member[k] ^= 0xa5;
+  auto two_members = damaged_trailer;
+  two_members[two_members.size() - 8] ^= 0xff;  // the first member intact again
+  two_members.insert(two_members.end(), member.begin(), member.end());
+  write_plain(dir.file("corrupt_second_member.gz"), two_members);
+  REQUIRE_THROWS_WITH(read_idx_images(dir.file("corrupt_second_member.gz")), Contains("after the last item"));
 }
 
 TEST_CASE("a header that claims more than the file holds fails cleanly, without allocating the claim",

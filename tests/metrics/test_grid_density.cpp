@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <ratiomatch/data/gray_code.hpp>
@@ -47,6 +48,11 @@ TEST_CASE("GridDensity: KL divergence is zero for the same distribution and matc
   // p is renormalised to the cells it covers.
   CHECK(GridDensity::kl_divergence(Vector<double>(p * 0.5), log_q) == Approx(expected));
   CHECK_THROWS_AS(GridDensity::kl_divergence(Vector<double>::Zero(4), log_q), std::invalid_argument);
+  Vector<double> negative = p;
+  negative(3) = -0.1;
+  CHECK_THROWS_AS(GridDensity::kl_divergence(negative, log_q), std::invalid_argument);
+  negative(3) = std::nan("");
+  CHECK_THROWS_AS(GridDensity::kl_divergence(negative, log_q), std::invalid_argument);
 }
 
 TEST_CASE("GridDensity: the model's log density is exp(−βE) at the coded centres, normalised", "[metrics][grid]") {
@@ -62,4 +68,5 @@ TEST_CASE("GridDensity: the model's log density is exp(−βE) at the coded cent
   model.energy(encoder.encode<double>(grid.centres()), e);
   // Differences of log q are −β times differences of E.
   CHECK(log_q(3) - log_q(7) == Approx(-beta * (e(3) - e(7))).epsilon(1e-10));
+  CHECK_THROWS_AS(grid.log_density(model, encoder, std::numeric_limits<double>::infinity()), NumericalError);
 }

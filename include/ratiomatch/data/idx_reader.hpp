@@ -75,9 +75,16 @@ class IdxStream {
   // Throws unless the stream has nothing after what was read.
   void expect_end() {
     char extra = 0;
-    if (gzread(file_.get(), &extra, 1) > 0)
+    const int got = gzread(file_.get(), &extra, 1);
+    if (got > 0)
       throw IdxError(message("ratiomatch::read_idx", "'", path_, "' has data after the last item, at byte offset ",
                              offset_));
+    if (got < 0) {  // e.g. a damaged gzip trailer (CRC or length) after the last item
+      int code = 0;
+      const char* text = gzerror(file_.get(), &code);
+      throw IdxError(message("ratiomatch::read_idx", "'", path_, "': corrupt compressed data after the last item (",
+                             text, ")"));
+    }
   }
 
   std::size_t offset() const { return offset_; }

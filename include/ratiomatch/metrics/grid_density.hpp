@@ -71,8 +71,10 @@ class GridDensity {
     return p / static_cast<double>(points.rows());
   }
 
-  /// @brief `log q` of the model `exp(−β E)` normalised over the cell centres.
-  /// @throws NumericalError if an energy is not finite
+  /// @brief `log q` of the model `exp(−β E)` normalised over the cell centres. Centres outside
+  /// the encoder's range code as its largest magnitude (clamped): keep `extent` within the data's
+  /// range plus 1, which `GrayCodeEncoder::fit` covers.
+  /// @throws NumericalError if an energy or `β·E` is not finite
   template <EnergyModel M>
   Vector<double> log_density(const M& model, const GrayCodeEncoder& encoder, double beta = 1) const {
     using S = typename M::Scalar;
@@ -80,6 +82,7 @@ class GridDensity {
     model.energy(encoder.encode<S>(centres()), energy);
     check_finite("ratiomatch::GridDensity::log_density", "energy", energy);
     Vector<double> log_q = -beta * energy.template cast<double>();
+    check_finite("ratiomatch::GridDensity::log_density", "beta * energy", log_q);
     const double top = log_q.maxCoeff();
     const double log_z = top + std::log((log_q.array() - top).exp().sum());
     log_q.array() -= log_z;
@@ -91,6 +94,9 @@ class GridDensity {
   static double kl_divergence(const Vector<double>& p, const Vector<double>& log_q) {
     constexpr std::string_view where = "ratiomatch::GridDensity::kl_divergence";
     check_size_match(where, "p.size()", p.size(), "log_q.size()", log_q.size());
+    for (Index k = 0; k < p.size(); ++k)
+      if (!(p(k) >= 0) || !std::isfinite(p(k)))
+        throw std::invalid_argument(detail::message(where, "p(", k, ") = ", p(k), " is not a finite non-negative mass"));
     const double mass = p.sum();
     check_positive(where, "p.sum()", mass);
     double kl = 0;
