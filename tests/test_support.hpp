@@ -1,10 +1,12 @@
 #pragma once
 // Shared helpers of the tests: random binary batches, enumeration of all states,
-// flipping rows, and the per-scalar tolerance table.
+// flipping rows, the per-scalar tolerance table, temporary folders and training logs.
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -80,6 +82,24 @@ struct TempDir {
     return k;
   }
 };
+
+/// The lines of a training log (`log.csv`) without its wall_seconds column (the 4th), which
+/// differs between runs: what a resumed run's log must share with an uninterrupted one's.
+inline std::vector<std::string> log_lines_without_wall_time(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream cells_in(line);
+    for (std::string cell; std::getline(cells_in, cell, ',');) cells.push_back(cell);
+    if (cells.size() > 3) cells.erase(cells.begin() + 3);
+    std::string joined;
+    for (const auto& c : cells) joined += c + ",";
+    lines.push_back(joined);
+  }
+  return lines;
+}
 
 /// The OpenMP thread counts a parallel code path is tested with: 1 and 2 (1 only without OpenMP).
 inline std::vector<int> thread_counts() {

@@ -51,24 +51,6 @@ TrainerOptions options(const std::string& dir, Index iterations) {
           .out_dir = dir, .tag = "trainer test", .progress = false};
 }
 
-std::vector<std::string> lines_without_wall_time(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    // Drop the wall_seconds column (the 4th), which differs between runs.
-    std::vector<std::string> cells;
-    std::stringstream cells_in(line);
-    std::string cell;
-    while (std::getline(cells_in, cell, ',')) cells.push_back(cell);
-    if (cells.size() > 3) cells.erase(cells.begin() + 3);
-    std::string joined;
-    for (const auto& c : cells) joined += c + ",";
-    lines.push_back(joined);
-  }
-  return lines;
-}
-
 // Counts evaluations; uses its own engine so the training engine is untouched.
 std::vector<double> evaluate(const MlpEnergy<double>& model, Index iteration) {
   return {model.params().norm(), static_cast<double>(iteration)};
@@ -119,7 +101,7 @@ TEST_CASE("resuming from a checkpoint continues the run bit for bit", "[train][r
   CHECK(adam_b.step_count() == 40);
   CHECK(rng_b == rng_a);
   CHECK(result_b.final_loss == result_a.final_loss);
-  CHECK(lines_without_wall_time(dir_b + "/log.csv") == lines_without_wall_time(dir_a + "/log.csv"));
+  CHECK(log_lines_without_wall_time(dir_b + "/log.csv") == log_lines_without_wall_time(dir_a + "/log.csv"));
 }
 
 TEST_CASE("a checkpoint from another run is refused", "[train][resume]") {
@@ -190,7 +172,7 @@ TEST_CASE("a wall-time budget stops the run after the iteration that exceeds it,
   CHECK(result.iterations == 1);
   CHECK(evaluations == 1);
   CHECK(load_checkpoint<double>(trainer.checkpoint_path()).iteration == 1);
-  const auto lines = lines_without_wall_time(dir + "/log.csv");
+  const auto lines = log_lines_without_wall_time(dir + "/log.csv");
   REQUIRE(lines.size() == 2);
   CHECK(lines[1].rfind("1,", 0) == 0);
 }

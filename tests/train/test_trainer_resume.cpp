@@ -24,7 +24,10 @@
 #include <ratiomatch/samplers/gibbs_with_gradients.hpp>
 #include <ratiomatch/train/trainer.hpp>
 
+#include "test_support.hpp"
+
 using namespace ratiomatch;
+using ratiomatch::testing::log_lines_without_wall_time;
 
 namespace {
 
@@ -111,24 +114,6 @@ IsingModel<S> make_model(std::uint64_t seed) {
 TrainerOptions options(const std::string& dir, Index iterations) {
   return {.iterations = iterations, .clip_norm = 1.0, .log_every = log_every, .eval_every = 8,
           .checkpoint_every = checkpoint_every, .out_dir = dir, .tag = "resume test", .progress = false};
-}
-
-// The log without its wall_seconds column (the 4th), which differs between runs.
-std::vector<std::string> log_without_wall_time(const std::string& dir) {
-  std::ifstream in(std::filesystem::path(dir) / "log.csv");
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream cells_in(line);
-    std::string cell;
-    while (std::getline(cells_in, cell, ',')) cells.push_back(cell);
-    if (cells.size() > 3) cells.erase(cells.begin() + 3);
-    std::string joined;
-    for (const auto& c : cells) joined += c + ",";
-    lines.push_back(joined);
-  }
-  return lines;
 }
 
 struct Crash : std::runtime_error {
@@ -228,7 +213,8 @@ TEMPLATE_TEST_CASE("a resumed run of every method equals the uninterrupted run b
   CHECK(same_matrices(state_b.single, state_a.single));
   CHECK(same_matrices(state_b.twice, state_a.twice));
   CHECK(result_b.final_loss == result_a.final_loss);
-  CHECK(log_without_wall_time(dir_b) == log_without_wall_time(dir_a));
+  CHECK(log_lines_without_wall_time(std::filesystem::path(dir_b) / "log.csv") ==
+        log_lines_without_wall_time(std::filesystem::path(dir_a) / "log.csv"));
 }
 
 // ---------------------------------------------------------------------------------------------

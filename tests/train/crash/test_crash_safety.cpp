@@ -12,30 +12,24 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <ratiomatch/io/checkpoint.hpp>
 
+#include "test_support.hpp"
+
 extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-int run_to_end(const std::vector<std::string>& args) {
-  std::string command;
-  for (const auto& a : args) command += "'" + a + "' ";
-  return std::system(command.c_str());
-}
 
 pid_t spawn(const std::vector<std::string>& args) {
   std::vector<char*> argv;
@@ -44,6 +38,13 @@ pid_t spawn(const std::vector<std::string>& args) {
   pid_t pid = 0;
   REQUIRE(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
   return pid;
+}
+
+// Runs to completion; returns the exit code (−1 if it did not exit normally).
+int run_to_end(const std::vector<std::string>& args) {
+  int status = 0;
+  if (::waitpid(spawn(args), &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 std::string file_bytes(const fs::path& path) {
@@ -155,22 +156,7 @@ TEST_CASE("a run killed with SIGKILL at 50 random moments always leaves a loadab
   REQUIRE(!expected.empty());
   CHECK(actual == expected);
   // And the same log, row for row, apart from the wall-clock column.
-  auto log_without_time = [](const fs::path& path) {
-    std::ifstream in(path);
-    std::vector<std::string> rows;
-    std::string line;
-    while (std::getline(in, line)) {
-      std::vector<std::string> cells;
-      std::stringstream cells_in(line);
-      for (std::string cell; std::getline(cells_in, cell, ',');) cells.push_back(cell);
-      if (cells.size() > 3) cells.erase(cells.begin() + 3);  // iteration, loss, grad_norm, [wall_seconds], …
-      std::string joined;
-      for (const auto& c : cells) joined += c + ",";
-      rows.push_back(joined);
-    }
-    return rows;
-  };
-  const auto expected_log = log_without_time(work / "reference" / "log.csv");
+  const auto expected_log = ratiomatch::testing::log_lines_without_wall_time(work / "reference" / "log.csv");
   REQUIRE(expected_log.size() == 301);
-  CHECK(log_without_time(run / "log.csv") == expected_log);
+  CHECK(ratiomatch::testing::log_lines_without_wall_time(run / "log.csv") == expected_log);
 }
