@@ -2,7 +2,6 @@
 /// @file
 /// @brief `TaylorRatioMatching`: first-order ratio matching, an objective of the input gradient alone.
 
-#include <cmath>
 #include <string_view>
 
 #include "ratiomatch/core/checks.hpp"
@@ -73,7 +72,7 @@ class TaylorRatioMatching {
   template <class M>
   struct Workspace {
     typename M::BatchEvaluation evaluation;
-    Matrix<typename M::Scalar> gradient, delta, direction;
+    Matrix<typename M::Scalar> gradient, delta, term, direction;
   };
 
   template <class M>
@@ -89,15 +88,14 @@ class TaylorRatioMatching {
     const Index n = X.rows();
     ws.delta = (S(1) - S(2) * X.array()) * ws.gradient.array();  // ΔÊ
     check_finite(where, "first-order energy change", ws.delta);
-    double total = 0;
-    for (Index j = 0; j < ws.delta.cols(); ++j)
-      for (Index r = 0; r < n; ++r) total += std::exp(static_cast<double>(Objective::log_value(ws.delta(r, j))));
-    const S loss = static_cast<S>(total / static_cast<double>(n));
+    // f(ΔÊ) once per entry: summed in double for the loss, times d log f/dΔ for the gradient.
+    ws.term = ws.delta.unaryExpr([](S delta) { return ratio_value<Objective>(delta); });
+    const S loss = static_cast<S>(ws.term.template cast<double>().sum() / static_cast<double>(n));
     check_finite(where, "loss", loss);
     if (grad == nullptr) return loss;
     const S inv_n = S(1) / static_cast<S>(n);
-    ws.direction = ws.delta.unaryExpr([](S delta) { return ratio_derivative<Objective>(delta); });
-    ws.direction.array() *= (S(1) - S(2) * X.array()) * inv_n;  // V
+    ws.direction = ws.term.binaryExpr(ws.delta, [](S f, S delta) { return f * Objective::log_slope(delta); });
+    ws.direction.array() *= (S(1) - S(2) * X.array()) * inv_n;  // V = f'(ΔÊ) (1 − 2x) / n
     grad->setZero(model.num_params());
     ws.evaluation.accumulate_mixed_gradient(ws.direction, *grad);
     check_finite(where, "gradient", *grad);
