@@ -54,7 +54,8 @@ inline void list_all_flips(Index n, Index d, IndexVector& rows, IndexVector& bit
 
 /// Checks the positions given to `accept_flips`: inside the last flip list, each row once.
 /// `seen` is scratch of any size.
-inline void check_accepted_flips(std::string_view where, const Eigen::Ref<const IndexVector>& accepted, const IndexVector& rows,
+inline void check_accepted_flips(std::string_view where, const Eigen::Ref<const IndexVector>& accepted,
+                                 const Eigen::Ref<const IndexVector>& rows,
                                  Index n, std::vector<char>& seen) {
   seen.assign(static_cast<std::size_t>(n), char{0});
   for (Index k = 0; k < accepted.size(); ++k) {
@@ -74,18 +75,24 @@ inline void check_accepted_flips(std::string_view where, const Eigen::Ref<const 
 template <class S>
 class LastFlipList {
  public:
+  // Copied into storage that only grows, and forgotten by count: a steady state of Gibbs or
+  // Gibbs-with-Gradients transitions allocates nothing here.
   void remember(const IndexVector& rows, const IndexVector& bits, const Vector<S>& delta) {
-    rows_ = rows;
-    bits_ = bits;
-    delta_ = delta;
+    const Index k = rows.size();
+    if (rows_.size() < k) {
+      rows_.resize(k);
+      bits_.resize(k);
+      delta_.resize(k);
+    }
+    rows_.head(k) = rows;
+    bits_.head(k) = bits;
+    delta_.head(k) = delta;
+    count_ = k;
   }
-  void forget() {
-    rows_.resize(0);
-    bits_.resize(0);
-  }
+  void forget() { count_ = 0; }
   template <class Flip>
   void accept(std::string_view where, const Eigen::Ref<const IndexVector>& accepted, Index n, Flip&& flip) {
-    check_accepted_flips(where, accepted, rows_, n, seen_);
+    check_accepted_flips(where, accepted, rows_.head(count_), n, seen_);
     for (Index k = 0; k < accepted.size(); ++k) {
       const Index t = accepted(k);
       flip(rows_(t), bits_(t), delta_(t));
@@ -96,6 +103,7 @@ class LastFlipList {
  private:
   IndexVector rows_, bits_;
   Vector<S> delta_;
+  Index count_ = 0;
   std::vector<char> seen_;
 };
 

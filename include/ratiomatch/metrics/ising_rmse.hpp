@@ -45,9 +45,12 @@ double coupling_rmse(const Eigen::Ref<const RowMajorMatrix<S>>& J_true,
 /// @brief `coupling_rmse` for any two Eigen matrices (e.g. `J_true` and `model.coupling()`),
 /// deducing their scalars, which may differ (the error is computed in double).
 /// @throws std::invalid_argument if `J_true` is empty or not square, or the shapes differ
+// Expression types constrained left to right rather than `MatrixBase<Derived>` parameters: Clang
+// would instantiate (and reject) `MatrixBase<double>` for a call `coupling_rmse<double>(...)`.
 template <class DerivedA, class DerivedB>
-  requires(!std::is_arithmetic_v<DerivedA>)  // leaves `coupling_rmse<S>(...)` to the overload above
-double coupling_rmse(const Eigen::MatrixBase<DerivedA>& J_true, const Eigen::MatrixBase<DerivedB>& J_learned) {
+  requires(!std::is_arithmetic_v<DerivedA> && std::is_base_of_v<Eigen::MatrixBase<DerivedA>, DerivedA> &&
+           std::is_base_of_v<Eigen::MatrixBase<DerivedB>, DerivedB>)
+double coupling_rmse(const DerivedA& J_true, const DerivedB& J_learned) {
   return detail::coupling_rmse(J_true, J_learned);
 }
 

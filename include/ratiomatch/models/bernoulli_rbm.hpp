@@ -118,7 +118,7 @@ class BernoulliRBM {
   /// @brief `G.row(r) = ∂F/∂x = −b − Wᵀ σ(c + W x_r)`.
   void input_gradient(const Eigen::Ref<const Matrix<S>>& X, Matrix<S>& G) const {
     check_batch("ratiomatch::BernoulliRBM::input_gradient", X, visible_);
-    Matrix<S> P;
+    Matrix<S>& P = scratch().hidden;
     hidden_probabilities_unchecked(X, P);
     gradient_from_probabilities(P, G);
   }
@@ -131,7 +131,7 @@ class BernoulliRBM {
     check_batch(where, X, visible_);
     check_size_match(where, "c.size()", c.size(), "X.rows()", X.rows());
     check_size_match(where, "g.size()", g.size(), "model.num_params()", num_params());
-    Matrix<S> P;
+    Matrix<S>& P = scratch().hidden;
     hidden_probabilities_unchecked(X, P);
     add_param_gradient(X, P, c, g);
   }
@@ -205,17 +205,31 @@ class BernoulliRBM {
     P = P.array().logistic();
   }
 
+  // The direct members' workspace, one per thread and scalar type: once sized, they allocate nothing.
+  struct Scratch {
+    Matrix<S> hidden, weighted;
+  };
+  static Scratch& scratch() {
+    thread_local Scratch ws;
+    return ws;
+  }
+
   void free_energy(const Eigen::Ref<const Matrix<S>>& X, Vector<S>& e) const {
-    Matrix<S> Z = X * weight().transpose();
+    Matrix<S>& Z = scratch().hidden;
+    Z.noalias() = X * weight().transpose();
     Z.rowwise() += hidden_bias().transpose();
-    e = -(X * visible_bias()) - detail::softplus(Z.array()).rowwise().sum().matrix();
+    // The product first, in place: inside the sum it would be evaluated into a temporary.
+    e.noalias() = X * visible_bias();
+    e = -e - detail::softplus(Z.array()).rowwise().sum().matrix();
   }
 
   // G = −1bᵀ − P W from the hidden probabilities P = σ(Z).
   template <class D>
   void gradient_from_probabilities(const Eigen::MatrixBase<D>& P, Matrix<S>& G) const {
-    G.noalias() = -(P * weight());
-    G.rowwise() -= visible_bias().transpose();
+    // Negated last (the same numbers): a negated product would be evaluated into a temporary.
+    G.noalias() = P * weight();
+    G.rowwise() += visible_bias().transpose();
+    G = -G;
   }
 
   // g += Σ_r c_r ∇F(x_r) from the hidden probabilities P = σ(Z) of X.
@@ -223,7 +237,13 @@ class BernoulliRBM {
   void add_param_gradient(const Eigen::Ref<const Matrix<S>>& X, const Eigen::MatrixBase<D>& P,
                           const Eigen::Ref<const Vector<S>>& c, Eigen::Ref<Vector<S>> g) const {
     Eigen::Map<RowMajorMatrix<S>> gW(g.data(), hidden_, visible_);
-    gW.noalias() -= (P.array().colwise() * c.array()).matrix().transpose() * X;
+    // diag(c) σ(Z) into the workspace (as an expression the product would copy it anyway), whose
+    // rows only grow: PCD alternates data and chain batches of different sizes.
+    Matrix<S>& weighted = scratch().weighted;
+    if (weighted.rows() < X.rows() || weighted.cols() != hidden_) weighted.resize(std::max(X.rows(), weighted.rows()), hidden_);
+    auto rows = weighted.topRows(X.rows());
+    rows.array() = P.array().colwise() * c.array();
+    gW.noalias() -= rows.transpose() * X;
     g.segment(hidden_ * visible_, visible_).noalias() -= X.transpose() * c;
     g.tail(hidden_).noalias() -= P.transpose() * c;
   }
@@ -253,7 +273,8 @@ class BernoulliRBM<S>::BatchEvaluation {
     Z_.noalias() = batch_ * model.weight().transpose();
     Z_.rowwise() += model.hidden_bias().transpose();
     Wt_ = model.weight().transpose();  // column i of W as a contiguous row
-    energy_ = -(batch_ * model.visible_bias()) - detail::softplus(Z_.array()).rowwise().sum().matrix();
+    energy_.noalias() = batch_ * model.visible_bias();  // in place, as in energy()
+    energy_ = -energy_ - detail::softplus(Z_.array()).rowwise().sum().matrix();
     probabilities_current_ = false;
     last_flips_.forget();
   }

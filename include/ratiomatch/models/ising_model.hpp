@@ -94,8 +94,10 @@ class IsingModel {
     Scratch& ws = scratch();
     ws.spins = S(2) * X.array() - S(1);
     coupling_sum(ws.K);
-    G.noalias() = S(-2) * (ws.spins * ws.K);
-    G.rowwise() -= S(2) * bias().transpose();
+    // −2 applied last: a scaled bias would be evaluated into a temporary row by rowwise().
+    G.noalias() = ws.spins * ws.K;
+    G.rowwise() += bias().transpose();
+    G *= S(-2);
   }
 
   /// @brief `g += Σ_r c(r) ∇_θ E(X.row(r))`: `g_J −= Sᵀ diag(c) S` off the diagonal, `g_b −= Sᵀ c`.
@@ -137,7 +139,9 @@ class IsingModel {
     coupling_sum(ws.K);
     ws.quadratic.noalias() = ws.spins * ws.K;
     // Σ_{i≠j} J_ij s_i s_j = ½ sᵀ K s.
-    e = -(S(0.5) * (ws.quadratic.array() * ws.spins.array()).rowwise().sum().matrix() + ws.spins * bias());
+    // The linear term first, in place: a product inside the sum would be evaluated into a temporary.
+    e.noalias() = ws.spins * bias();
+    e = -(S(0.5) * (ws.quadratic.array() * ws.spins.array()).rowwise().sum().matrix() + e);
   }
 
   // g_J += scale · Aᵀ S over the off-diagonal entries and g_b += scale · Aᵀ 1, with A = diag(w) S
@@ -182,7 +186,8 @@ class IsingModel<S>::BatchEvaluation {
     K_.diagonal().setZero();
     spins_ = S(2) * X.array() - S(1);
     field_.noalias() = spins_ * K_;
-    energy_ = -(S(0.5) * (field_.array() * spins_.array()).rowwise().sum().matrix() + spins_ * model.bias());
+    energy_.noalias() = spins_ * model.bias();  // in place, as in relaxed_energy_unchecked
+    energy_ = -(S(0.5) * (field_.array() * spins_.array()).rowwise().sum().matrix() + energy_);
     field_.rowwise() += model.bias().transpose();
     last_flips_.forget();
   }
