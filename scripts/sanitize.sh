@@ -15,5 +15,5 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang
 tests=(test_core test_optim test_metrics test_grid_density test_data test_idx_reader test_estimator_state test_train
   test_crash_safety)
 cmake --build "$build_dir" -j "$(nproc)" --target "${tests[@]}"
-regex="^($(IFS='|'; echo "${tests[*]}")): "
+regex="^($(IFS='|'; echo "${tests[*]}")):"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -R "$regex"
