@@ -240,7 +240,8 @@ class BernoulliRBM {
     // diag(c) σ(Z) into the workspace (as an expression the product would copy it anyway), whose
     // rows only grow: PCD alternates data and chain batches of different sizes.
     Matrix<S>& weighted = scratch().weighted;
-    if (weighted.rows() < X.rows() || weighted.cols() != hidden_) weighted.resize(std::max(X.rows(), weighted.rows()), hidden_);
+    if (weighted.rows() < X.rows() || weighted.cols() != hidden_)
+      weighted.resize(std::max(X.rows(), weighted.rows()), hidden_);
     auto rows = weighted.topRows(X.rows());
     rows.array() = P.array().colwise() * c.array();
     gW.noalias() -= rows.transpose() * X;
