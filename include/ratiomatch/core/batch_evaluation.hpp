@@ -44,6 +44,14 @@ inline constexpr Index flip_block_max_rows = 1024;
 
 inline Index flip_block_rows(Index d) { return std::clamp<Index>(flip_block_entries / d, 1, flip_block_max_rows); }
 
+/// The first `rows` rows of workspace `m`, grown (never shrunk) to hold them with `cols` columns:
+/// batches of varying sizes then reuse one allocation.
+template <class Dense>
+auto grown_top_rows(Dense& m, Index rows, Index cols) {
+  if (m.rows() < rows || m.cols() != cols) m.resize(std::max(rows, m.rows()), cols);
+  return m.topRows(rows);
+}
+
 /// The list of every flip of an `n × d` batch, row by row (`t = r·d + i`).
 inline void list_all_flips(Index n, Index d, IndexVector& rows, IndexVector& bits) {
   rows.resize(n * d);
@@ -78,16 +86,10 @@ class LastFlipList {
   // Copied into storage that only grows, and forgotten by count: a steady state of Gibbs or
   // Gibbs-with-Gradients transitions allocates nothing here.
   void remember(const IndexVector& rows, const IndexVector& bits, const Vector<S>& delta) {
-    const Index k = rows.size();
-    if (rows_.size() < k) {
-      rows_.resize(k);
-      bits_.resize(k);
-      delta_.resize(k);
-    }
-    rows_.head(k) = rows;
-    bits_.head(k) = bits;
-    delta_.head(k) = delta;
-    count_ = k;
+    count_ = rows.size();
+    grown_top_rows(rows_, count_, 1) = rows;
+    grown_top_rows(bits_, count_, 1) = bits;
+    grown_top_rows(delta_, count_, 1) = delta;
   }
   void forget() { count_ = 0; }
   template <class Flip>

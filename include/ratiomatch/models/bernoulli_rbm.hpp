@@ -239,10 +239,7 @@ class BernoulliRBM {
     Eigen::Map<RowMajorMatrix<S>> gW(g.data(), hidden_, visible_);
     // diag(c) σ(Z) into the workspace (as an expression the product would copy it anyway), whose
     // rows only grow: PCD alternates data and chain batches of different sizes.
-    Matrix<S>& weighted = scratch().weighted;
-    if (weighted.rows() < X.rows() || weighted.cols() != hidden_)
-      weighted.resize(std::max(X.rows(), weighted.rows()), hidden_);
-    auto rows = weighted.topRows(X.rows());
+    auto rows = detail::grown_top_rows(scratch().weighted, X.rows(), hidden_);
     rows.array() = P.array().colwise() * c.array();
     gW.noalias() -= rows.transpose() * X;
     g.segment(hidden_ * visible_, visible_).noalias() -= X.transpose() * c;
