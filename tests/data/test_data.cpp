@@ -432,16 +432,17 @@ TEST_CASE("checkerboard: uniform on the 8 alternating squares of side 2 in [−4
 // Gray code
 
 TEST_CASE("GrayCodeEncoder rejects a bad dim or scale", "[data][gray]") {
-  for (const Index dim : {-2, 0, 2, 3, 5, 7, 128})
+  for (const Index dim : {-2, 0, 2, 3, 5, 7, 2050, 4096})
     REQUIRE_THROWS_WITH(GrayCodeEncoder(dim, 1.0), Contains("dim (" + std::to_string(dim) + ")"));
   REQUIRE_THROWS_WITH(GrayCodeEncoder(3, 1.0), "ratiomatch::GrayCodeEncoder::GrayCodeEncoder: dim (3) must be even, "
-                                               "at least 4 and at most 126");
+                                               "at least 4 and at most 2048");
   REQUIRE_THROWS_WITH(GrayCodeEncoder(8, 0.0), Contains("int_scale (0)"));
   REQUIRE_THROWS_AS(GrayCodeEncoder(8, -1.0), std::invalid_argument);
   REQUIRE_THROWS_AS(GrayCodeEncoder(8, std::numeric_limits<double>::infinity()), std::invalid_argument);
   REQUIRE_THROWS_AS(GrayCodeEncoder(8, std::numeric_limits<double>::quiet_NaN()), std::invalid_argument);
   REQUIRE_NOTHROW(GrayCodeEncoder(4, 1.0));
   REQUIRE_NOTHROW(GrayCodeEncoder(126, 1.0));
+  REQUIRE_NOTHROW(GrayCodeEncoder(2048, 1.0));
   REQUIRE_THROWS_WITH(GrayCodeEncoder::fit(5, Points2d::Ones(3, 2)), Contains("dim (5)"));
   REQUIRE_THROWS_AS(GrayCodeEncoder::fit(8, Points2d(0, 2)), std::invalid_argument);
   Points2d bad = Points2d::Zero(2, 2);
@@ -525,6 +526,59 @@ TEMPLATE_TEST_CASE("GrayCodeEncoder: decode(encode(p)) = sign(p) trunc(|p| s)/s"
       REQUIRE(Q(i, c) == (P(i, c) < 0 ? -magnitude : magnitude));
       REQUIRE(std::abs(Q(i, c) - P(i, c)) < 1.0 / s);
     }
+}
+
+// Binary digit k of an integer-valued double, by exact halving (ldexp, floor and fmod are exact
+// here): an oracle independent of the encoder's significand arithmetic.
+static int binary_digit(double t, Index k) {
+  return static_cast<int>(std::fmod(std::floor(std::ldexp(t, -static_cast<int>(k))), 2.0));
+}
+
+TEST_CASE("GrayCodeEncoder beyond 64 magnitude bits: the double's digits, Gray-coded", "[data][gray]") {
+  std::mt19937_64 rng(47);
+  const Points2d data = sample_toy2d(Toy2d::TwoSpirals, 5000, rng);
+  const Points2d P = sample_toy2d(Toy2d::TwoSpirals, 200, rng);
+  for (const Index dim : {32, 126, 128, 256, 2048}) {
+    INFO("dim = " << dim);
+    const GrayCodeEncoder enc = GrayCodeEncoder::fit(dim, data);
+    const Index b = enc.bits(), half = dim / 2;
+    const Matrix<double> X = enc.encode<double>(P);
+    for (Index i = 0; i < P.rows(); ++i)
+      for (Index c = 0; c < 2; ++c) {
+        const double t = std::trunc(std::abs(P(i, c)) * enc.int_scale());
+        REQUIRE(X(i, c * half) == (P(i, c) < 0 ? 1.0 : 0.0));
+        for (Index k = 0; k < b; ++k) {  // Gray digit k = binary digit k XOR binary digit k + 1
+          const int gray = binary_digit(t, k) ^ (k + 1 < b ? binary_digit(t, k + 1) : 0);
+          REQUIRE(X(i, c * half + b - k) == static_cast<double>(gray));
+        }
+      }
+    const Points2d Q = enc.decode(X);
+    for (Index i = 0; i < P.rows(); ++i)
+      for (Index c = 0; c < 2; ++c) {
+        const double magnitude = std::trunc(std::abs(P(i, c)) * enc.int_scale()) / enc.int_scale();
+        REQUIRE(Q(i, c) == (P(i, c) < 0 ? -magnitude : magnitude));
+      }
+  }
+}
+
+TEST_CASE("GrayCodeEncoder clamps to 2^b - 1 at every width, overflow included", "[data][gray]") {
+  for (const Index dim : {8, 64, 126, 256, 2048}) {
+    INFO("dim = " << dim);
+    const GrayCodeEncoder enc(dim, 1.0);
+    Points2d P(1, 2);
+    P << std::numeric_limits<double>::max(), -std::numeric_limits<double>::max();  // |x| · s may be ∞ below
+    for (const double scale : {1.0, 1e300}) {
+      const Matrix<float> X = GrayCodeEncoder(dim, scale).encode(P);
+      Matrix<float> expected = Matrix<float>::Zero(1, dim);  // all-ones binary → Gray 1 0 … 0
+      expected(0, 1) = expected(0, dim / 2) = expected(0, dim / 2 + 1) = 1.0f;
+      REQUIRE(same(X, expected));
+    }
+    // Decoding the clamped code: 2^b − 1, rounded once to double.
+    const Points2d back = enc.decode(enc.encode<double>(P));
+    const double top = std::ldexp(1.0, static_cast<int>(enc.bits())) - 1.0;
+    REQUIRE(back(0, 0) == top);
+    REQUIRE(back(0, 1) == -top);
+  }
 }
 
 TEST_CASE("GrayCodeEncoder::decode checks width and binary entries", "[data][gray]") {

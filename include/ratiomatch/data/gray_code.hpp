@@ -4,9 +4,11 @@
 /// (Grathwohl et al. 2021) and RMwGGIS (Liu et al. 2023): each coordinate of a point becomes
 /// a sign bit followed by the reflected Gray code of its truncated, scaled magnitude.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/types.hpp"
@@ -19,7 +21,7 @@ namespace ratiomatch {
 /// With `b = dim/2 − 1` magnitude bits and scale `s = int_scale()`, a coordinate `x` is
 /// coded as
 ///
-///     v = min(⌊|x| · s⌋, 2^b − 1)            (truncation toward zero, clamped)
+///     v = min(⌊|x| · s⌋, 2^b − 1)            (truncation toward zero in double, clamped)
 ///     sign bit = 0 if x ≥ 0, 1 if x < 0
 ///     g = v XOR (v >> 1)                     (reflected binary Gray code)
 ///     code(x) = [sign bit, g's b bits, most significant first]
@@ -30,16 +32,22 @@ namespace ratiomatch {
 /// `decode(encode(p)) = sign(p) · ⌊|p| s⌋ / s` for points inside the range.
 /// This is the map of the public code (`float2bin`/`bin2float` with `binmode='gray'`), whose
 /// protocol sets `s` from 5000 samples of the data set with `fit`.
+///
+/// Any even `dim` from 4 to 2048 works. Beyond `b = 53` magnitude bits, `⌊|x| · s⌋` is a double
+/// with at most 53 significant bits, so the code's low bits are those of that double (mostly
+/// zeros), exactly as in the public code, whose arbitrary-precision `int(|x| · s)` takes the
+/// same double; RMwGGIS's high-dimensional 2spirals runs (d = 256) use this code.
 class GrayCodeEncoder {
  public:
   /// @brief An encoder for `dim`-bit codes with magnitude scale `int_scale`.
-  /// @param dim the code length: even, at least 4 and at most 126 (so `b = dim/2 − 1 ≤ 62`)
+  /// @param dim the code length: even, at least 4 and at most 2048 (so `2^b` is a finite double)
   /// @param int_scale the factor `s` applied to `|x|` before truncation; positive and finite
   /// @throws std::invalid_argument naming `dim` or `int_scale` when out of range
   GrayCodeEncoder(Index dim, double int_scale) : dim_(dim), int_scale_(int_scale) {
     constexpr std::string_view where = "ratiomatch::GrayCodeEncoder::GrayCodeEncoder";
-    if (dim < 4 || dim % 2 != 0 || dim > 126)
-      throw std::invalid_argument(detail::message(where, "dim (", dim, ") must be even, at least 4 and at most 126"));
+    if (dim < 4 || dim % 2 != 0 || dim > max_dim)
+      throw std::invalid_argument(
+          detail::message(where, "dim (", dim, ") must be even, at least 4 and at most ", max_dim));
     if (!(int_scale > 0.0) || !std::isfinite(int_scale))
       throw std::invalid_argument(detail::message(where, "int_scale (", int_scale, ") must be positive and finite"));
   }
@@ -76,17 +84,24 @@ class GrayCodeEncoder {
   Matrix<S> encode(const Points2d& points) const {
     check_finite("ratiomatch::GrayCodeEncoder::encode", "points", points);
     const Index b = bits(), half = dim_ / 2;
-    const std::uint64_t max_v = (std::uint64_t{1} << b) - 1;
+    const double two_to_b = std::ldexp(1.0, static_cast<int>(b));
     Matrix<S> X(points.rows(), dim_);
     for (Index r = 0; r < points.rows(); ++r)
       for (Index c = 0; c < 2; ++c) {
         const double x = points(r, c);
         const double t = std::trunc(std::abs(x) * int_scale_);
-        const std::uint64_t v = t >= static_cast<double>(max_v) ? max_v : static_cast<std::uint64_t>(t);
-        const std::uint64_t g = v ^ (v >> 1);
         const Index offset = c * half;
         X(r, offset) = x < 0.0 ? S(1) : S(0);
-        for (Index k = 0; k < b; ++k) X(r, offset + 1 + k) = static_cast<S>((g >> (b - 1 - k)) & 1u);
+        // Gray bit k (from the least significant) is binary bit k XOR binary bit k + 1; the
+        // clamped value 2^b − 1 (all ones) has the Gray code 1 0 … 0.
+        const bool clamped = t >= two_to_b;  // also |x| · s = ∞
+        const BinaryDigits digits(clamped ? 0.0 : t);
+        int higher = 0;  // binary bit k + 1, 0 above the top bit
+        for (Index k = b - 1; k >= 0; --k) {
+          const int bit = clamped ? 1 : digits(k);
+          X(r, offset + b - k) = static_cast<S>(bit ^ higher);
+          higher = bit;
+        }
       }
     return X;
   }
@@ -103,20 +118,54 @@ class GrayCodeEncoder {
     check_binary(where, X);
     const Index b = bits(), half = dim_ / 2;
     Points2d P(X.rows(), 2);
+    std::vector<unsigned char> binary(static_cast<std::size_t>(b));  // most significant first
     for (Index r = 0; r < X.rows(); ++r)
       for (Index c = 0; c < 2; ++c) {
         const Index offset = c * half;
-        std::uint64_t g = 0;
-        for (Index k = 0; k < b; ++k) g = (g << 1) | (X(r, offset + 1 + k) == S(1) ? 1u : 0u);
-        std::uint64_t v = g;
-        for (std::uint64_t shift = g >> 1; shift != 0; shift >>= 1) v ^= shift;  // Gray → binary
-        const double magnitude = static_cast<double>(v) / int_scale_;
+        unsigned char bit = 0;  // Gray → binary: each binary bit is the XOR of the Gray bits above it
+        for (Index k = 0; k < b; ++k) binary[static_cast<std::size_t>(k)] = bit ^= (X(r, offset + 1 + k) == S(1) ? 1 : 0);
+        const double magnitude = assemble(binary) / int_scale_;
         P(r, c) = X(r, offset) == S(1) ? -magnitude : magnitude;
       }
     return P;
   }
 
  private:
+  static constexpr Index max_dim = 2048;
+
+  /// The binary digits of a non-negative integer-valued double `t = m · 2^shift`, with `m`
+  /// its significand as a 64-bit integer, so digits above bit 63 are read without overflow.
+  class BinaryDigits {
+   public:
+    explicit BinaryDigits(double t) {
+      if (t == 0.0) return;
+      int exponent = 0;
+      const double fraction = std::frexp(t, &exponent);  // t = fraction · 2^exponent, fraction ∈ [0.5, 1)
+      significand_ = static_cast<std::uint64_t>(std::ldexp(fraction, 64));
+      shift_ = exponent - 64;
+    }
+    int operator()(Index k) const {
+      const Index position = k - shift_;
+      return position >= 0 && position < 64 ? static_cast<int>((significand_ >> position) & 1u) : 0;
+    }
+
+   private:
+    std::uint64_t significand_ = 0;
+    Index shift_ = 0;
+  };
+
+  /// The value of binary digits (most significant first) as a double: the top 64 digits from
+  /// the highest set one are gathered exactly, then rounded once.
+  static double assemble(const std::vector<unsigned char>& binary) {
+    const auto n = static_cast<Index>(binary.size());
+    Index top = 0;
+    while (top < n && binary[static_cast<std::size_t>(top)] == 0) ++top;
+    const Index end = std::min(n, top + 64);
+    std::uint64_t window = 0;
+    for (Index k = top; k < end; ++k) window = (window << 1) | binary[static_cast<std::size_t>(k)];
+    return std::ldexp(static_cast<double>(window), static_cast<int>(n - end));
+  }
+
   Index dim_;
   double int_scale_;
 };
