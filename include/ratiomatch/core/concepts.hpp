@@ -11,6 +11,12 @@
 
 namespace ratiomatch {
 
+/// @brief Marks a model whose visible units are real-valued (`M::continuous_visible` is true):
+/// it is a `ContinuousEnergyModel` (`core/continuous_concepts.hpp`), for the score matching
+/// family, and not an `EnergyModel`, so the binary estimators, samplers and metrics reject it.
+template <class M>
+concept ContinuousVisible = requires { M::continuous_visible; } && static_cast<bool>(M::continuous_visible);
+
 /// @brief What every estimator, sampler and optimizer needs of an energy model.
 ///
 /// `E(x)` over `x ∈ {0,1}^d`, with `p(x) ∝ exp(-E(x))`:
@@ -21,7 +27,7 @@ namespace ratiomatch {
 /// - `m.accumulate_param_gradient(X, c, g)`: `g += Σ_r c(r) ∇_θ E(X.row(r))`.
 template <class M>
 concept EnergyModel =
-    requires { typename M::Scalar; } &&
+    !ContinuousVisible<M> && requires { typename M::Scalar; } &&
     requires(M& m, const M& cm, const Matrix<typename M::Scalar>& X, Vector<typename M::Scalar>& e,
              Matrix<typename M::Scalar>& G, const Vector<typename M::Scalar>& c, Vector<typename M::Scalar>& g) {
       { cm.dim() } -> std::convertible_to<Index>;

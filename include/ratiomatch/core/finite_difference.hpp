@@ -36,7 +36,8 @@ GradientCheck compare_gradients(const Eigen::MatrixBase<DA>& analytic, const Eig
 /// `(f(θ + ε e_k) − f(θ − ε e_k)) / 2ε` for every k. The parameters are restored afterwards.
 /// @param objective callable returning the scalar to differentiate; it reads the model's
 ///        current parameters (e.g. a loss under a fixed seed)
-template <EnergyModel M, class Objective>
+template <class M, class Objective>
+  requires EnergyModel<M> || ContinuousVisible<M>
 Vector<double> finite_difference_param_gradient(M& model, Objective&& objective, double eps = 1e-6) {
   auto theta = model.params();
   Vector<double> numeric(theta.size());
