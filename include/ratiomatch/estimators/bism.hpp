@@ -1,0 +1,407 @@
+#pragma once
+/// @file
+/// @brief `BiSM`: bi-level score matching (Bao, Li, Xu, Zhu, Zhang, NeurIPS 2020) for the
+/// Gaussian–Bernoulli RBM, whose hidden units are treated as unobserved: the model's marginal
+/// score is estimated through a learned variational posterior, with the hypergradient of the
+/// unrolled lower level written by hand.
+
+#include <cmath>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include "ratiomatch/core/checks.hpp"
+#include "ratiomatch/core/continuous_concepts.hpp"
+#include "ratiomatch/core/random.hpp"
+#include "ratiomatch/core/types.hpp"
+#include "ratiomatch/models/gaussian_bernoulli_rbm.hpp"
+#include "ratiomatch/optim/adam.hpp"
+
+namespace ratiomatch {
+
+/// @brief The upper-level objective of `BiSM`: bi-level denoising or bi-level sliced score matching.
+enum class BiSMObjective { Denoising, Sliced };
+
+/// @brief Settings of `BiSM`; the defaults are the reference code's for the 2-D checkerboard.
+struct BiSMOptions {
+  BiSMObjective objective = BiSMObjective::Denoising;
+  double noise_std = 0.05;   ///< σ of the denoising kernel (bi-level DSM only)
+  Index inner_steps = 5;     ///< K: ordinary lower-level steps per update
+  Index unroll_steps = 5;    ///< N: unrolled lower-level steps the hypergradient flows through
+  /// The posterior's optimizer (Adam, β = (0.9, 0.95), lr 1e-3 as the reference); used for the
+  /// K steps and, differentiably, for the N unrolled ones. Its weight decay must be 0.
+  AdamOptions posterior_optimizer{.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.95};
+};
+
+/// @brief Bi-level score matching for `GaussianBernoulliRBM` with the variational posterior
+/// `q_φ(h | v) = Π_j Bernoulli(μ_j)`, `μ = σ(A v + a)`, `φ = (A, a)` (A hidden × visible,
+/// row-major, then a; `posterior_params()`).
+///
+/// **Score estimate.** For any `h`, `∇_v log p(v) = ∇_v log p̃(v, h) − ∇_v log p(h | v)`; BiSM
+/// replaces the true posterior by `q_φ`: `ŝ(v, h) = ∇_v log p̃(v, h) − ∇_v log q_φ(h | v)
+/// = −λ ⊙ (v − b) + Wᵀh − Aᵀ(h − μ)`, `λ = e^{−2s}`. Because the energy is linear in `h`, the
+/// expectation of the upper objective over `h ~ q_φ` is taken **analytically** here (the
+/// reference code draws one binary-Concrete sample at temperature 0.1 instead); with
+/// `B = W − A`, `μ' = μ(1 − μ)` and `ŝ̄ = −λ ⊙ (v − b) + Wᵀμ`:
+///
+///     bi-level DSM:  J = (1/n) Σ_r [ ½‖ŝ̄(ṽ_r) + ε_r/σ‖² + ½ Σ_j μ'_rj ‖B_j‖² ],  ṽ = v + σε,
+///     bi-level SSM:  J = (1/n) Σ_r [ ½(uᵀŝ̄)² + ½ Σ_j μ'_j (B_j·u)² − Σ_i λ_i u_i² + Σ_j μ'_j (A_j·u)² ],
+///
+/// `u` Rademacher (the last two terms are `uᵀ∇_v ŝ u` at fixed `h`). When `q_φ` is the true
+/// posterior (`A = W`, `a = c`), `B = 0` and `J` is exactly DSM's (SSM's) objective on the free
+/// energy.
+///
+/// **Lower level.** `φ` minimises the negative ELBO on the same inputs `x` (`ṽ` for DSM, `v` for
+/// SSM), also in closed form: with `z = A x + a` and `z* = c + W x`,
+/// `G(φ) = (1/n) Σ_r Σ_j [μ_rj (z_rj − z*_rj) − softplus(z_rj)] + const`,
+/// `∂G/∂z = μ' ⊙ (z − z*)`, minimised by the true posterior.
+///
+/// **One update** (`loss_and_gradient`): K Adam steps on `G` (persistent; the posterior and its
+/// optimizer state carry over between updates); then from that `φ_0`, N more Adam steps
+/// `φ_{k+1} = φ_k − α m̂_{k+1}/(√v̂_{k+1} + ε)`, whose dependence on θ is differentiated; the
+/// gradient returned is the hypergradient `dJ(θ, φ_N(θ))/dθ`; φ and its optimizer are then
+/// restored to their state after the K steps (the reference's `higher.innerloop_ctx` unroll).
+///
+/// **Hypergradient** (reverse mode through the unroll, derived by hand). With `g_k = ∇_φ G(φ_k; θ)`,
+/// `m_{k+1} = β₁m_k + (1−β₁)g_k`, `v_{k+1} = β₂v_k + (1−β₂)g_k²`, `D = √(v_{k+1}/c₂) + ε` (`c_i` the
+/// bias corrections at step `t₀ + k + 1`), and adjoints `φ̄, m̄, v̄` (start: `φ̄ = ∂J/∂φ_N`,
+/// `m̄ = v̄ = 0`), for k = N−1 … 0:
+///
+///     m̄ += −α φ̄ / (c₁ D);   v̄ += α φ̄ m_{k+1} / (c₁ D² · 2√(c₂ v_{k+1}));
+///     ḡ = (1−β₁) m̄ + 2(1−β₂) g_k ⊙ v̄;
+///     θ̄ += ∇_θ (ḡᵀ g_k(θ));   φ̄ += ∇²_φ G(φ_k) ḡ;   m̄ ← β₁ m̄;   v̄ ← β₂ v̄,
+///
+/// and `dJ/dθ = ∂J/∂θ + θ̄`. The two second derivatives of `G` are closed-form: with
+/// `ż = Ẇ_A x + ȧ` for a direction `(Ẇ_A, ȧ)` in φ, `∇²_φ G` acts through
+/// `δ̇ = (μ''(z − z*) + μ') ⊙ ż`, and `∇_θ(ḡᵀ g)` has `∂/∂W = −(1/n) Σ_r (μ' ⊙ ż_r) x_rᵀ`,
+/// `∂/∂c = −(1/n) Σ_r μ' ⊙ ż_r` (nothing in b and s). Note that `c` enters `J` only through the
+/// posterior: with N = 0 its gradient is zero.
+///
+/// Randomness per update: the denoising noise (one `standard_normal` per entry, column by
+/// column) or the Rademacher projections (`uniform_open01 < ½` per entry, column by column).
+/// Units: nats per unit² of `v`. Holds the posterior and its optimizer; not for concurrent use.
+/// @tparam S `float` or `double`
+template <class S>
+class BiSM {
+ public:
+  /// @brief A BiSM estimator for models of `visible` × `hidden` units, posterior `φ = 0`.
+  /// @throws std::invalid_argument on non-positive sizes, a negative K or N, a non-positive
+  /// `noise_std` for DSM, invalid Adam options or a non-zero posterior weight decay
+  BiSM(Index visible, Index hidden, BiSMOptions options = {})
+      : options_(options), visible_(visible), hidden_(hidden),
+        phi_(Vector<S>::Zero(hidden * (visible + 1))),
+        optimizer_(hidden * (visible + 1), options.posterior_optimizer) {
+    constexpr std::string_view where = "ratiomatch::BiSM::BiSM";
+    check_positive(where, "visible", visible);
+    check_positive(where, "hidden", hidden);
+    check_options(where, options_);
+  }
+
+  const BiSMOptions& options() const { return options_; }
+  /// @brief Changes K and N (and the other settings) between updates; the posterior's optimizer
+  /// keeps its state (its options are fixed at construction).
+  /// @throws std::invalid_argument as the constructor
+  void set_options(const BiSMOptions& options) {
+    check_options("ratiomatch::BiSM::set_options", options);
+    options_ = options;
+  }
+
+  /// @brief The posterior's parameters `φ = (A, a)`, a writable flat view.
+  Eigen::Map<Vector<S>> posterior_params() { return {phi_.data(), phi_.size()}; }
+  Eigen::Map<const Vector<S>> posterior_params() const { return {phi_.data(), phi_.size()}; }
+  /// @brief The posterior's optimizer (its state belongs in a checkpoint).
+  Adam<S>& posterior_optimizer() { return optimizer_; }
+  const Adam<S>& posterior_optimizer() const { return optimizer_; }
+
+  /// @brief `A, a ~ U(−1/√d, 1/√d)` (PyTorch's `nn.Linear` initialisation, as the reference).
+  template <std::uniform_random_bit_generator Rng>
+  void initialize_posterior(Rng& rng) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(visible_));
+    for (Index k = 0; k < phi_.size(); ++k) phi_(k) = static_cast<S>(bound * (2 * uniform_open01(rng) - 1));
+  }
+
+  /// @brief The posterior equal to the model's true posterior `p(h | v)`: `A = W`, `a = c`.
+  void set_posterior_to_true(const GaussianBernoulliRBM<S>& model) {
+    check_model("ratiomatch::BiSM::set_posterior_to_true", model);
+    phi_.head(hidden_ * visible_) = model.params().head(hidden_ * visible_);
+    phi_.tail(hidden_) = model.hidden_bias();
+  }
+
+  /// @brief One update (see the class): K posterior steps, then the loss `J(θ, φ_N)` at fresh
+  /// noise or projections, and its hypergradient into `grad` (resized to `num_params()`).
+  /// @throws std::invalid_argument on a model of other sizes, an empty batch or a wrong width
+  /// @throws NumericalError on a non-finite entry, loss or gradient (the posterior and its
+  /// optimizer are then left as they were before the update)
+  template <std::uniform_random_bit_generator Rng>
+  S loss_and_gradient(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, Rng& rng, Vector<S>& grad) {
+    constexpr std::string_view where = "ratiomatch::BiSM::loss_and_gradient";
+    check_model(where, model);
+    check_real_batch(where, V, visible_);
+    draw(V, rng);
+    const Vector<S> phi_before = phi_;
+    const Adam<S> optimizer_before = optimizer_;
+    try {
+      for (Index k = 0; k < options_.inner_steps; ++k) {
+        lower_gradient(model, phi_, work_.g);
+        optimizer_.step(phi_, work_.g);
+      }
+      const S loss = hypergradient(where, model, grad);
+      return loss;
+    } catch (...) {
+      phi_ = phi_before;
+      optimizer_ = optimizer_before;
+      throw;
+    }
+  }
+
+  /// @brief The upper-level objective `J(θ, φ)` at the current posterior (no step taken), at
+  /// fresh noise or projections.
+  template <std::uniform_random_bit_generator Rng>
+  S loss(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, Rng& rng) {
+    constexpr std::string_view where = "ratiomatch::BiSM::loss";
+    check_model(where, model);
+    check_real_batch(where, V, visible_);
+    draw(V, rng);
+    Vector<S> g_theta, g_phi;
+    const S value = upper(model, phi_, g_theta, g_phi, false);
+    check_finite(where, "loss", value);
+    return value;
+  }
+
+  /// @brief The upper-level objective and its partial derivatives at fixed inputs, for checks:
+  /// `x` the inputs (`ṽ` for DSM, `v` for SSM), `target_or_projection` the kernel's score
+  /// `−ε/σ` (DSM) or the projections `u` (SSM), both `n × d`. Returns `J`; writes `∂J/∂θ` and
+  /// `∂J/∂φ` at fixed φ and θ respectively.
+  S upper_objective(const GaussianBernoulliRBM<S>& model, const Matrix<S>& x, const Matrix<S>& target_or_projection,
+                    const Vector<S>& phi, Vector<S>& d_theta, Vector<S>& d_phi) {
+    constexpr std::string_view where = "ratiomatch::BiSM::upper_objective";
+    check_model(where, model);
+    check_real_batch(where, x, visible_, "x");
+    check_same_shape(where, x, target_or_projection, "target_or_projection");
+    check_size_match(where, "phi.size()", phi.size(), "posterior_params().size()", phi_.size());
+    work_.x = x;
+    work_.r = target_or_projection;
+    return upper(model, phi, d_theta, d_phi, true);
+  }
+
+ private:
+  // The inputs of one update: x (ṽ or v) and r (the kernel's score −ε/σ, or the projections u).
+  template <class Rng>
+  void draw(const Matrix<S>& V, Rng& rng) {
+    work_.r.resize(V.rows(), V.cols());
+    if (options_.objective == BiSMObjective::Denoising) {
+      const S sigma = static_cast<S>(options_.noise_std);
+      for (Index i = 0; i < V.cols(); ++i)
+        for (Index r = 0; r < V.rows(); ++r) work_.r(r, i) = static_cast<S>(standard_normal(rng));
+      work_.x = V + sigma * work_.r;
+      work_.r /= -sigma;
+    } else {
+      for (Index i = 0; i < V.cols(); ++i)
+        for (Index r = 0; r < V.rows(); ++r) work_.r(r, i) = uniform_open01(rng) < 0.5 ? S(-1) : S(1);
+      work_.x = V;
+    }
+  }
+
+  Eigen::Map<const RowMajorMatrix<S>> weight_of(const Vector<S>& phi) const { return {phi.data(), hidden_, visible_}; }
+  Eigen::Map<RowMajorMatrix<S>> weight_of(Vector<S>& phi) const { return {phi.data(), hidden_, visible_}; }
+
+  // z = x Aᵀ + a and μ = σ(z), z* = x Wᵀ + c, for the posterior φ on work_.x.
+  void forward(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi) {
+    work_.z.noalias() = work_.x * weight_of(phi).transpose();
+    work_.z.rowwise() += phi.tail(hidden_).transpose();
+    work_.mu = work_.z.array().logistic();
+    work_.z_star.noalias() = work_.x * model.weight().transpose();
+    work_.z_star.rowwise() += model.hidden_bias().transpose();
+  }
+
+  // g = ∇_φ G(φ) = ((1/n) δᵀx, (1/n) δᵀ1), δ = μ' ⊙ (z − z*).
+  void lower_gradient(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi, Vector<S>& g) {
+    forward(model, phi);
+    const S inv_n = S(1) / static_cast<S>(work_.x.rows());
+    work_.delta = work_.mu.array() * (S(1) - work_.mu.array()) * (work_.z - work_.z_star).array();
+    g.resize(phi_.size());
+    weight_of(g).noalias() = inv_n * (work_.delta.transpose() * work_.x);
+    g.tail(hidden_) = inv_n * work_.delta.colwise().sum().transpose();
+  }
+
+  // ż = x Ẇ_Aᵀ + ȧ for a direction in φ (forward() must have run at the same φ).
+  void direction_pre_activation(const Vector<S>& direction) {
+    work_.z_dot.noalias() = work_.x * weight_of(direction).transpose();
+    work_.z_dot.rowwise() += direction.tail(hidden_).transpose();
+  }
+
+  // φ̄ += ∇²_φ G ḡ and θ̄ += ∇_θ(ḡᵀ ∇_φ G) at φ_k (forward() must have run at φ_k).
+  void add_second_derivatives(const GaussianBernoulliRBM<S>& model, const Vector<S>& g_bar, Vector<S>& phi_bar,
+                              Vector<S>& theta_bar) {
+    direction_pre_activation(g_bar);
+    const S inv_n = S(1) / static_cast<S>(work_.x.rows());
+    const auto mu = work_.mu.array();
+    // μ' ⊙ ż: the mixed derivative's factor, and with κ = μ''(z − z*) + μ' the Hessian's δ̇ = κ ⊙ ż.
+    work_.delta = mu * (S(1) - mu) * work_.z_dot.array();
+    Eigen::Map<RowMajorMatrix<S>> theta_W(theta_bar.data(), hidden_, visible_);
+    theta_W.noalias() -= inv_n * (work_.delta.transpose() * work_.x);
+    theta_bar.segment(hidden_ * visible_ + visible_, hidden_) -= inv_n * work_.delta.colwise().sum().transpose();
+    work_.delta.array() *= (S(1) - S(2) * mu) * (work_.z - work_.z_star).array() + S(1);
+    weight_of(phi_bar).noalias() += inv_n * (work_.delta.transpose() * work_.x);
+    phi_bar.tail(hidden_) += inv_n * work_.delta.colwise().sum().transpose();
+  }
+
+  // J(θ, φ) on work_.x, work_.r; with gradients, ∂J/∂θ and ∂J/∂φ.
+  S upper(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi, Vector<S>& d_theta, Vector<S>& d_phi,
+          bool with_gradients) {
+    forward(model, phi);
+    const Index n = work_.x.rows();
+    const S inv_n = S(1) / static_cast<S>(n);
+    const auto W = model.weight();
+    const auto A = weight_of(phi);
+    const Vector<S> lambda = (S(-2) * model.log_std().array()).exp();
+    const RowMajorMatrix<S> B = W - A;
+    const auto mu = work_.mu.array();
+    const Matrix<S> slope = (mu * (S(1) - mu)).matrix();  // μ'
+    work_.centred = work_.x.rowwise() - model.visible_bias().transpose();
+    // ŝ̄ = −λ ⊙ (x − b) + Wᵀμ, one row per sample.
+    work_.score.noalias() = work_.mu * W;
+    work_.score -= (work_.centred.array().rowwise() * lambda.transpose().array()).matrix();
+    double value = 0;
+    Matrix<S> gamma;  // ∂J/∂z, n × m
+    Matrix<S> theta_w_left, theta_w_right, phi_direct_left;  // W-gradient factors
+    if (options_.objective == BiSMObjective::Denoising) {
+      const Vector<S> b_norms = B.rowwise().squaredNorm();
+      work_.score -= work_.r;  // e = ŝ̄ − t
+      value = 0.5 * work_.score.template cast<double>().squaredNorm() +
+              0.5 * (slope * b_norms).template cast<double>().sum();
+      if (with_gradients) {
+        gamma = (slope.array() * ((work_.score * W.transpose()).array() +
+                                  S(0.5) * ((S(1) - S(2) * mu).rowwise() * b_norms.transpose().array())))
+                    .matrix();
+        d_theta.setZero(model.num_params());
+        Eigen::Map<RowMajorMatrix<S>> gW(d_theta.data(), hidden_, visible_);
+        const Vector<S> slope_sum = slope.colwise().sum().transpose();
+        gW.noalias() = work_.mu.transpose() * work_.score;
+        gW += (B.array().colwise() * slope_sum.array()).matrix();
+        gW *= inv_n;
+        d_theta.segment(hidden_ * visible_, visible_) = inv_n * lambda.cwiseProduct(work_.score.colwise().sum().transpose());
+        d_theta.tail(visible_) =
+            (S(2) * inv_n) *
+            lambda.cwiseProduct((work_.centred.array() * work_.score.array()).colwise().sum().transpose().matrix());
+        d_phi.resize(phi_.size());
+        Eigen::Map<RowMajorMatrix<S>> gA(d_phi.data(), hidden_, visible_);
+        gA.noalias() = gamma.transpose() * work_.x;
+        gA -= (B.array().colwise() * slope_sum.array()).matrix();
+        gA *= inv_n;
+        d_phi.tail(hidden_) = inv_n * gamma.colwise().sum().transpose();
+      }
+    } else {
+      const Matrix<S>& U = work_.r;
+      const Vector<S> p = (U.array() * work_.score.array()).rowwise().sum();  // uᵀŝ̄
+      const Matrix<S> beta = U * B.transpose(), alpha = U * A.transpose();
+      value = 0.5 * p.template cast<double>().squaredNorm() +
+              (slope.array() * (S(0.5) * beta.array().square() + alpha.array().square())).template cast<double>().sum() -
+              (U.array().square().rowwise() * lambda.transpose().array()).template cast<double>().sum();
+      if (with_gradients) {
+        gamma = (slope.array() * ((U * W.transpose()).array().colwise() * p.array() +
+                                  (S(1) - S(2) * mu) * (S(0.5) * beta.array().square() + alpha.array().square())))
+                    .matrix();
+        d_theta.setZero(model.num_params());
+        Eigen::Map<RowMajorMatrix<S>> gW(d_theta.data(), hidden_, visible_);
+        const Matrix<S> left = ((work_.mu.array().colwise() * p.array()) + slope.array() * beta.array()).matrix();
+        gW.noalias() = inv_n * (left.transpose() * U);
+        const Matrix<S> pu = (U.array().colwise() * p.array()).matrix();
+        d_theta.segment(hidden_ * visible_, visible_) = inv_n * lambda.cwiseProduct(pu.colwise().sum().transpose());
+        d_theta.tail(visible_) =
+            (S(2) * inv_n) *
+            lambda.cwiseProduct(((pu.array() * work_.centred.array()) + U.array().square()).colwise().sum().transpose().matrix());
+        d_phi.resize(phi_.size());
+        Eigen::Map<RowMajorMatrix<S>> gA(d_phi.data(), hidden_, visible_);
+        const Matrix<S> direct = (slope.array() * (S(2) * alpha.array() - beta.array())).matrix();
+        gA.noalias() = gamma.transpose() * work_.x;
+        gA.noalias() += direct.transpose() * U;
+        gA *= inv_n;
+        d_phi.tail(hidden_) = inv_n * gamma.colwise().sum().transpose();
+      }
+    }
+    return static_cast<S>(value / static_cast<double>(n));
+  }
+
+  // The unrolled N steps from φ_0 = phi_, the loss at φ_N and dJ/dθ into grad.
+  S hypergradient(std::string_view where, const GaussianBernoulliRBM<S>& model, Vector<S>& grad) {
+    const AdamOptions& o = options_.posterior_optimizer;
+    const Index N = options_.unroll_steps, P = phi_.size();
+    const S beta1 = static_cast<S>(o.beta1), beta2 = static_cast<S>(o.beta2), eps = static_cast<S>(o.eps);
+    const S lr = static_cast<S>(o.lr);
+    work_.phis.assign(static_cast<std::size_t>(N + 1), phi_);
+    work_.grads.resize(static_cast<std::size_t>(N));
+    work_.firsts.resize(static_cast<std::size_t>(N));
+    work_.seconds.resize(static_cast<std::size_t>(N));
+    std::vector<S> c1(static_cast<std::size_t>(N)), c2(static_cast<std::size_t>(N));
+    Vector<S> m = optimizer_.first_moment(), v = optimizer_.second_moment();
+    for (Index k = 0; k < N; ++k) {
+      const auto K = static_cast<std::size_t>(k);
+      lower_gradient(model, work_.phis[K], work_.grads[K]);
+      const double t = static_cast<double>(optimizer_.step_count() + k + 1);
+      c1[K] = static_cast<S>(1.0 - std::pow(o.beta1, t));
+      c2[K] = static_cast<S>(1.0 - std::pow(o.beta2, t));
+      const auto& g = work_.grads[K].array();
+      m = (beta1 * m.array() + (S(1) - beta1) * g).matrix();
+      v = (beta2 * v.array() + (S(1) - beta2) * g * g).matrix();
+      work_.firsts[K] = m;
+      work_.seconds[K] = v;
+      work_.phis[K + 1] =
+          (work_.phis[K].array() - lr * (m.array() / c1[K]) / ((v.array() / c2[K]).sqrt() + eps)).matrix();
+    }
+    Vector<S> d_phi;
+    const S loss = upper(model, work_.phis[static_cast<std::size_t>(N)], grad, d_phi, true);
+    check_finite(where, "loss", loss);
+    Vector<S> phi_bar = d_phi, m_bar = Vector<S>::Zero(P), v_bar = Vector<S>::Zero(P), g_bar(P);
+    for (Index k = N - 1; k >= 0; --k) {
+      const auto K = static_cast<std::size_t>(k);
+      const auto m_next = work_.firsts[K].array(), v_next = work_.seconds[K].array();
+      const Eigen::Array<S, Eigen::Dynamic, 1> root = (v_next / c2[K]).sqrt(), denominator = root + eps;
+      m_bar.array() -= lr * phi_bar.array() / (c1[K] * denominator);
+      // ∂φ'/∂v' = α m̂ / D² · 1/(2 c₂ √(v'/c₂)); zero where v' = 0 (the gradient was 0 all along).
+      v_bar.array() += (root > S(0)).select(
+          lr * phi_bar.array() * (m_next / c1[K]) / (denominator.square() * (S(2) * c2[K] * root)), S(0));
+      g_bar = ((S(1) - beta1) * m_bar.array() + S(2) * (S(1) - beta2) * work_.grads[K].array() * v_bar.array()).matrix();
+      forward(model, work_.phis[K]);
+      add_second_derivatives(model, g_bar, phi_bar, grad);
+      m_bar *= beta1;
+      v_bar *= beta2;
+    }
+    check_finite(where, "gradient", grad);
+    return loss;
+  }
+
+  void check_model(std::string_view where, const GaussianBernoulliRBM<S>& model) const {
+    check_size_match(where, "model.dim()", model.dim(), "the estimator's visible units", visible_);
+    check_size_match(where, "model.num_hidden()", model.num_hidden(), "the estimator's hidden units", hidden_);
+  }
+
+  static void check_options(std::string_view where, const BiSMOptions& o) {
+    if (o.inner_steps < 0)
+      throw std::invalid_argument(detail::message(where, "options.inner_steps (", o.inner_steps, ") must be non-negative"));
+    if (o.unroll_steps < 0)
+      throw std::invalid_argument(
+          detail::message(where, "options.unroll_steps (", o.unroll_steps, ") must be non-negative"));
+    if (o.objective == BiSMObjective::Denoising && (!(o.noise_std > 0) || !std::isfinite(o.noise_std)))
+      throw std::invalid_argument(detail::message(where, "options.noise_std (", o.noise_std, ") must be positive and finite"));
+    if (o.posterior_optimizer.weight_decay != 0)
+      throw std::invalid_argument(detail::message(where, "options.posterior_optimizer.weight_decay (",
+                                                  o.posterior_optimizer.weight_decay,
+                                                  ") must be 0: the unrolled steps are differentiated without it"));
+  }
+
+  struct Workspace {
+    Matrix<S> x, r, z, mu, z_star, delta, z_dot, centred, score;
+    Vector<S> g;
+    std::vector<Vector<S>> phis, grads, firsts, seconds;
+  };
+
+  BiSMOptions options_;
+  Index visible_, hidden_;
+  Vector<S> phi_;
+  Adam<S> optimizer_;
+  Workspace work_;
+};
+
+}  // namespace ratiomatch
