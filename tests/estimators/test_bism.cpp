@@ -4,6 +4,7 @@
 #include <random>
 
 #include <ratiomatch/core/errors.hpp>
+#include <ratiomatch/core/estimator_state.hpp>
 #include <ratiomatch/core/finite_difference.hpp>
 #include <ratiomatch/estimators/bism.hpp>
 #include <ratiomatch/estimators/denoising_score_matching.hpp>
@@ -245,4 +246,37 @@ TEST_CASE("BiSM learns a known Gaussian-Bernoulli RBM like DSM does", "[bism][co
   INFO("KL from the truth: start " << start_kl << ", after BiSM " << kl);
   REQUIRE(start_kl > 0.3);
   REQUIRE(kl < 0.02);
+}
+
+TEST_CASE("BiSM: the posterior and its optimizer round-trip through the estimator state", "[bism][state]") {
+  static_assert(StatefulEstimator<BiSM<double>>);
+  std::mt19937_64 rng(19);
+  const Grbm model = random_grbm(3, 2, rng);
+  const Matrix<double> V = random_normal(8, 3, rng);
+  BiSM<double> trained(3, 2, options(BiSMObjective::Sliced, 3, 2));
+  Vector<double> g;
+  trained.loss_and_gradient(model, V, rng, g);
+  const EstimatorState state = trained.state_buffers();
+  REQUIRE(state.twice.size() == 4);
+  REQUIRE(state.single.empty());
+  BiSM<double> fresh(3, 2, options(BiSMObjective::Sliced, 3, 2));
+  fresh.restore_state(state);
+  REQUIRE(fresh.posterior_params() == trained.posterior_params());
+  REQUIRE(fresh.posterior_optimizer().step_count() == 3);
+  // The next updates agree bit for bit.
+  std::mt19937_64 a(23), b(23);
+  Vector<double> ga, gb;
+  REQUIRE(trained.loss_and_gradient(model, V, a, ga) == fresh.loss_and_gradient(model, V, b, gb));
+  REQUIRE(ga == gb);
+
+  BiSM<double> other_size(3, 3);
+  const Vector<double> before = other_size.posterior_params();
+  REQUIRE_THROWS_WITH(other_size.restore_state(state), Contains("state matrix 0 is 8 × 1; the posterior needs 12 × 1"));
+  REQUIRE(other_size.posterior_params() == before);
+  EstimatorState wrong_type;
+  wrong_type.single = {Matrix<float>::Zero(8, 1)};
+  REQUIRE_THROWS_WITH(fresh.check_state(wrong_type), Contains("must hold 4 matrices"));
+  EstimatorState fractional = state;
+  fractional.twice[3](0, 0) = 2.5;
+  REQUIRE_THROWS_WITH(fresh.check_state(fractional), Contains("step count"));
 }

@@ -8,11 +8,13 @@
 #include <cmath>
 #include <random>
 #include <stdexcept>
+#include <type_traits>
 #include <string_view>
 #include <vector>
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/continuous_concepts.hpp"
+#include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/core/random.hpp"
 #include "ratiomatch/core/types.hpp"
 #include "ratiomatch/models/gaussian_bernoulli_rbm.hpp"
@@ -114,6 +116,43 @@ class BiSM {
   Adam<S>& posterior_optimizer() { return optimizer_; }
   const Adam<S>& posterior_optimizer() const { return optimizer_; }
 
+  /// @brief The state a resumed run needs (`StatefulEstimator`): for this scalar type, the
+  /// matrices `φ`, the optimizer's `m` and `v` (columns) and its step count (1 × 1).
+  EstimatorState state_buffers() const {
+    EstimatorState state;
+    auto& list = state_list(state);
+    list = {phi_, optimizer_.first_moment(), optimizer_.second_moment(),
+            Matrix<S>::Constant(1, 1, static_cast<S>(optimizer_.step_count()))};
+    return state;
+  }
+
+  /// @brief Checks a state from `state_buffers()` without changing anything.
+  /// @throws std::invalid_argument naming what does not fit
+  void check_state(const EstimatorState& state) const {
+    constexpr std::string_view where = "ratiomatch::BiSM::check_state";
+    const auto& list = state_list(state);
+    const auto& other = other_list(state);
+    if (list.size() != 4 || !other.empty())
+      throw std::invalid_argument(detail::message(where, "the state must hold 4 matrices of this scalar type (",
+                                                  list.size(), " and ", other.size(), " of the other given)"));
+    for (std::size_t k = 0; k < 3; ++k)
+      if (list[k].rows() != phi_.size() || list[k].cols() != 1)
+        throw std::invalid_argument(detail::message(where, "state matrix ", k, " is ", list[k].rows(), " × ",
+                                                    list[k].cols(), "; the posterior needs ", phi_.size(), " × 1"));
+    if (list[3].size() != 1 || !(list[3](0, 0) >= 0) || list[3](0, 0) != std::floor(list[3](0, 0)))
+      throw std::invalid_argument(detail::message(where, "the step count must be one whole number ≥ 0"));
+    check_finite(where, "posterior", list[0]);
+    optimizer_.check_state(static_cast<Index>(list[3](0, 0)), {list[1], list[2]});
+  }
+
+  /// @brief Restores a state that passed `check_state` (nothing changes if it throws).
+  void restore_state(const EstimatorState& state) const {
+    check_state(state);
+    const auto& list = state_list(state);
+    optimizer_.restore_state(static_cast<Index>(list[3](0, 0)), {list[1], list[2]});
+    phi_ = list[0];
+  }
+
   /// @brief `A, a ~ U(−1/√d, 1/√d)` (PyTorch's `nn.Linear` initialisation, as the reference).
   template <std::uniform_random_bit_generator Rng>
   void initialize_posterior(Rng& rng) {
@@ -134,7 +173,7 @@ class BiSM {
   /// @throws NumericalError on a non-finite entry, loss or gradient (the posterior and its
   /// optimizer are then left as they were before the update)
   template <std::uniform_random_bit_generator Rng>
-  S loss_and_gradient(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, Rng& rng, Vector<S>& grad) {
+  S loss_and_gradient(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, Rng& rng, Vector<S>& grad) const {
     constexpr std::string_view where = "ratiomatch::BiSM::loss_and_gradient";
     check_model(where, model);
     check_real_batch(where, V, visible_);
@@ -158,7 +197,7 @@ class BiSM {
   /// @brief The upper-level objective `J(θ, φ)` at the current posterior (no step taken), at
   /// fresh noise or projections.
   template <std::uniform_random_bit_generator Rng>
-  S loss(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, Rng& rng) {
+  S loss(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, Rng& rng) const {
     constexpr std::string_view where = "ratiomatch::BiSM::loss";
     check_model(where, model);
     check_real_batch(where, V, visible_);
@@ -174,7 +213,7 @@ class BiSM {
   /// `−ε/σ` (DSM) or the projections `u` (SSM), both `n × d`. Returns `J`; writes `∂J/∂θ` and
   /// `∂J/∂φ` at fixed φ and θ respectively.
   S upper_objective(const GaussianBernoulliRBM<S>& model, const Matrix<S>& x, const Matrix<S>& target_or_projection,
-                    const Vector<S>& phi, Vector<S>& d_theta, Vector<S>& d_phi) {
+                    const Vector<S>& phi, Vector<S>& d_theta, Vector<S>& d_phi) const {
     constexpr std::string_view where = "ratiomatch::BiSM::upper_objective";
     check_model(where, model);
     check_real_batch(where, x, visible_, "x");
@@ -188,7 +227,7 @@ class BiSM {
  private:
   // The inputs of one update: x (ṽ or v) and r (the kernel's score −ε/σ, or the projections u).
   template <class Rng>
-  void draw(const Matrix<S>& V, Rng& rng) {
+  void draw(const Matrix<S>& V, Rng& rng) const {
     work_.r.resize(V.rows(), V.cols());
     if (options_.objective == BiSMObjective::Denoising) {
       const S sigma = static_cast<S>(options_.noise_std);
@@ -207,7 +246,7 @@ class BiSM {
   Eigen::Map<RowMajorMatrix<S>> weight_of(Vector<S>& phi) const { return {phi.data(), hidden_, visible_}; }
 
   // z = x Aᵀ + a and μ = σ(z), z* = x Wᵀ + c, for the posterior φ on work_.x.
-  void forward(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi) {
+  void forward(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi) const {
     work_.z.noalias() = work_.x * weight_of(phi).transpose();
     work_.z.rowwise() += phi.tail(hidden_).transpose();
     work_.mu = work_.z.array().logistic();
@@ -216,7 +255,7 @@ class BiSM {
   }
 
   // g = ∇_φ G(φ) = ((1/n) δᵀx, (1/n) δᵀ1), δ = μ' ⊙ (z − z*).
-  void lower_gradient(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi, Vector<S>& g) {
+  void lower_gradient(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi, Vector<S>& g) const {
     forward(model, phi);
     const S inv_n = S(1) / static_cast<S>(work_.x.rows());
     work_.delta = work_.mu.array() * (S(1) - work_.mu.array()) * (work_.z - work_.z_star).array();
@@ -226,14 +265,14 @@ class BiSM {
   }
 
   // ż = x Ẇ_Aᵀ + ȧ for a direction in φ (forward() must have run at the same φ).
-  void direction_pre_activation(const Vector<S>& direction) {
+  void direction_pre_activation(const Vector<S>& direction) const {
     work_.z_dot.noalias() = work_.x * weight_of(direction).transpose();
     work_.z_dot.rowwise() += direction.tail(hidden_).transpose();
   }
 
   // φ̄ += ∇²_φ G ḡ and θ̄ += ∇_θ(ḡᵀ ∇_φ G) at φ_k (forward() must have run at φ_k).
   void add_second_derivatives(const GaussianBernoulliRBM<S>& model, const Vector<S>& g_bar, Vector<S>& phi_bar,
-                              Vector<S>& theta_bar) {
+                              Vector<S>& theta_bar) const {
     direction_pre_activation(g_bar);
     const S inv_n = S(1) / static_cast<S>(work_.x.rows());
     const auto mu = work_.mu.array();
@@ -249,7 +288,7 @@ class BiSM {
 
   // J(θ, φ) on work_.x, work_.r; with gradients, ∂J/∂θ and ∂J/∂φ.
   S upper(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi, Vector<S>& d_theta, Vector<S>& d_phi,
-          bool with_gradients) {
+          bool with_gradients) const {
     forward(model, phi);
     const Index n = work_.x.rows();
     const S inv_n = S(1) / static_cast<S>(n);
@@ -325,7 +364,7 @@ class BiSM {
   }
 
   // The unrolled N steps from φ_0 = phi_, the loss at φ_N and dJ/dθ into grad.
-  S hypergradient(std::string_view where, const GaussianBernoulliRBM<S>& model, Vector<S>& grad) {
+  S hypergradient(std::string_view where, const GaussianBernoulliRBM<S>& model, Vector<S>& grad) const {
     const AdamOptions& o = options_.posterior_optimizer;
     const Index N = options_.unroll_steps, P = phi_.size();
     const S beta1 = static_cast<S>(o.beta1), beta2 = static_cast<S>(o.beta2), eps = static_cast<S>(o.eps);
@@ -372,6 +411,16 @@ class BiSM {
     return loss;
   }
 
+  static auto& state_list(EstimatorState& state) {
+    if constexpr (std::is_same_v<S, float>) return state.single; else return state.twice;
+  }
+  static const auto& state_list(const EstimatorState& state) {
+    if constexpr (std::is_same_v<S, float>) return state.single; else return state.twice;
+  }
+  static const auto& other_list(const EstimatorState& state) {
+    if constexpr (std::is_same_v<S, float>) return state.twice; else return state.single;
+  }
+
   void check_model(std::string_view where, const GaussianBernoulliRBM<S>& model) const {
     check_size_match(where, "model.dim()", model.dim(), "the estimator's visible units", visible_);
     check_size_match(where, "model.num_hidden()", model.num_hidden(), "the estimator's hidden units", hidden_);
@@ -399,9 +448,11 @@ class BiSM {
 
   BiSMOptions options_;
   Index visible_, hidden_;
-  Vector<S> phi_;
-  Adam<S> optimizer_;
-  Workspace work_;
+  // The posterior, its optimizer and the workspace change during the (const) training step,
+  // as the persistent chains of PCD do: the trainer holds estimators by const reference.
+  mutable Vector<S> phi_;
+  mutable Adam<S> optimizer_;
+  mutable Workspace work_;
 };
 
 }  // namespace ratiomatch

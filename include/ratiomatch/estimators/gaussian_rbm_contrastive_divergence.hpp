@@ -5,10 +5,12 @@
 
 #include <random>
 #include <string_view>
+#include <type_traits>
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/continuous_concepts.hpp"
 #include "ratiomatch/core/errors.hpp"
+#include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/core/types.hpp"
 #include "ratiomatch/models/gaussian_bernoulli_rbm.hpp"
 
@@ -41,13 +43,38 @@ class GaussianRBMContrastiveDivergence {
   /// @brief The persistent chains (empty before the first call, and in CD mode).
   const Matrix<S>& chains() const { return chains_; }
 
+  /// @brief The state a resumed run needs (`StatefulEstimator`): one matrix of this scalar
+  /// type, the persistent chains (`0 × 0` before the first call, and always in CD mode).
+  EstimatorState state_buffers() const {
+    EstimatorState state;
+    if constexpr (std::is_same_v<S, float>) state.single = {chains_}; else state.twice = {chains_};
+    return state;
+  }
+
+  /// @brief Checks a state from `state_buffers()` without changing anything.
+  /// @throws std::invalid_argument naming what does not fit
+  void check_state(const EstimatorState& state) const {
+    constexpr std::string_view where = "ratiomatch::GaussianRBMContrastiveDivergence::check_state";
+    if constexpr (std::is_same_v<S, float>) {
+      check_list(where, state.single, state.twice);
+    } else {
+      check_list(where, state.twice, state.single);
+    }
+  }
+
+  /// @brief Restores a state that passed `check_state` (nothing changes if it throws).
+  void restore_state(const EstimatorState& state) const {
+    check_state(state);
+    if constexpr (std::is_same_v<S, float>) chains_ = state.single[0]; else chains_ = state.twice[0];
+  }
+
   /// @brief Writes the gradient into `grad` (resized to `num_params()`) and returns the surrogate.
   /// @throws std::invalid_argument on an empty batch or a wrong width, or persistent chains of
   ///         another width than the model's
   /// @throws NumericalError on a non-finite entry, energy, surrogate or gradient (the
   ///         persistent chains are then left as they were)
   template <std::uniform_random_bit_generator Rng>
-  S loss_and_gradient(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, Rng& rng, Vector<S>& grad) {
+  S loss_and_gradient(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, Rng& rng, Vector<S>& grad) const {
     constexpr std::string_view where = "ratiomatch::GaussianRBMContrastiveDivergence::loss_and_gradient";
     check_real_batch(where, V, model.dim());
     if (persistent_ && chains_.size() != 0)
@@ -73,9 +100,20 @@ class GaussianRBMContrastiveDivergence {
   }
 
  private:
+  template <class List, class Other>
+  void check_list(std::string_view where, const List& list, const Other& other) const {
+    if (list.size() != 1 || !other.empty())
+      throw std::invalid_argument(detail::message(where, "the state must hold 1 matrix of this scalar type (",
+                                                  list.size(), " and ", other.size(), " of the other given)"));
+    if (!persistent_ && list[0].size() != 0)
+      throw std::invalid_argument(detail::message(where, "CD keeps no chains, but the state holds ", list[0].rows(),
+                                                  " × ", list[0].cols()));
+    check_finite(where, "chains", list[0]);
+  }
+
   Index steps_;
   bool persistent_;
-  Matrix<S> chains_;
+  mutable Matrix<S> chains_;  // changed by the (const) training step, as PCD's chains are
 };
 
 }  // namespace ratiomatch

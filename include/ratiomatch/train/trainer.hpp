@@ -18,6 +18,7 @@
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
+#include "ratiomatch/core/continuous_concepts.hpp"
 #include "ratiomatch/core/errors.hpp"
 #include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/io/checkpoint.hpp"
@@ -100,7 +101,8 @@ class Trainer {
   /// @throws std::invalid_argument unless `iterations` and `log_every` are positive
   Trainer(M& model, const Estimator& estimator, Optimizer& optimizer, TrainerOptions options)
       : model_(model), estimator_(estimator), optimizer_(optimizer), options_(std::move(options)) {
-    static_assert(EnergyModel<M>, "Trainer needs an EnergyModel: see docs/model_requirements.md");
+    static_assert(EnergyModel<M> || ContinuousEnergyModel<M>,
+                  "Trainer needs an EnergyModel or a ContinuousEnergyModel: see docs/model_requirements.md");
     static_assert(CheckpointableOptimizer<Optimizer, Scalar>,
                   "Trainer needs an optimizer with step, step_count, state_buffers, check_state and restore_state");
     check_positive("ratiomatch::Trainer::Trainer", "iterations", options_.iterations);
