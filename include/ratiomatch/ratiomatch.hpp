@@ -6,6 +6,7 @@
 #include "ratiomatch/core/check_evaluation.hpp"
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
+#include "ratiomatch/core/continuous_concepts.hpp"
 #include "ratiomatch/core/errors.hpp"
 #include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/core/finite_difference.hpp"
@@ -16,16 +17,22 @@
 #include "ratiomatch/models/activation.hpp"
 #include "ratiomatch/models/bernoulli_rbm.hpp"
 #include "ratiomatch/models/bernoulli_rbm_ais.hpp"
+#include "ratiomatch/models/gaussian_bernoulli_rbm.hpp"
 #include "ratiomatch/models/ising_coupling_l1.hpp"
 #include "ratiomatch/models/ising_model.hpp"
 #include "ratiomatch/models/mlp_energy.hpp"
+#include "ratiomatch/estimators/bism.hpp"
 #include "ratiomatch/estimators/contrastive_divergence.hpp"
+#include "ratiomatch/estimators/denoising_score_matching.hpp"
+#include "ratiomatch/estimators/gaussian_rbm_contrastive_divergence.hpp"
 #include "ratiomatch/estimators/gradient_guided_rm.hpp"
 #include "ratiomatch/estimators/penalized.hpp"
 #include "ratiomatch/estimators/persistent_contrastive_divergence.hpp"
 #include "ratiomatch/estimators/proposal.hpp"
 #include "ratiomatch/estimators/ratio_matching.hpp"
 #include "ratiomatch/estimators/ratio_objective.hpp"
+#include "ratiomatch/estimators/score_matching.hpp"
+#include "ratiomatch/estimators/sliced_score_matching.hpp"
 #include "ratiomatch/estimators/taylor_ratio_matching.hpp"
 #include "ratiomatch/estimators/uniform_sampled_rm.hpp"
 #include "ratiomatch/samplers/block_gibbs_sampler.hpp"
@@ -51,4 +58,5 @@
 #include "ratiomatch/train/progress_reporter.hpp"
 #include "ratiomatch/train/trainer.hpp"
 // ratiomatch/io/rgb_image.hpp (PNG output) is not included here: it needs stb (libstb-dev); nor is
-// ratiomatch/data/idx_reader.hpp ((Fashion-)MNIST files): it needs zlib (zlib1g-dev).
+// ratiomatch/data/idx_reader.hpp ((Fashion-)MNIST files): it needs zlib (zlib1g-dev); nor
+// ratiomatch/io/npy.hpp (.npy files): it needs xtensor (libxtensor-dev).
