@@ -60,8 +60,6 @@ def run_one(build, name, args, seed, iters):
     summary = json.loads((work / "summary.json").read_text())
     summary["command"] = " ".join(["train_grbm"] + cmd[1:])
     (done / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if seed == 1 and (work / "density.png").exists():
-        shutil.copy(work / "density.png", RESULTS / f"density_{name}.png")
     return run, "diverged" if summary.get("failed") else "finished"
 
 
@@ -143,6 +141,19 @@ def plot():
                  "dashed: one Gaussian", fontsize=9)
     fig.tight_layout()
     fig.savefig(RESULTS / "curves.png", dpi=90)
+    # The learned densities of seed 1 (from the working folders, when they are still there).
+    names = ["sm", "dsm", "ssm", "cd1", "pcd1", "bism-dsm_N0_K5", "bism-dsm_N5_K5", "bism-ssm_N5_K5"]
+    pictures = [(n, WORK / f"{n}_s1" / "density.png") for n in names]
+    if all(p.exists() for _, p in pictures):
+        fig, axes = plt.subplots(2, 4, figsize=(13, 3.8))
+        for ax, (n, p) in zip(axes.flat, pictures):
+            ax.imshow(plt.imread(p))
+            ax.set_title(n, fontsize=9)
+            ax.axis("off")
+        fig.suptitle("seed 1 at the end: data histogram (left of each pair) and the model's exact density "
+                     "exp(-F)/Z (right)", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(RESULTS / "densities.png", dpi=80)
     print(f"wrote {RESULTS / 'table.md'} and {RESULTS / 'curves.png'}")
 
 
