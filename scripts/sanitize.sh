@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the tests of the code that reads, writes and resumes (data files, the IDX reader,
+# Builds the tests of the code that reads, writes and resumes (data files, the IDX reader, .npy files,
 # checkpoints, the trainer, estimator state, SIGKILL safety, optimizers, metrics) with Clang under
 # AddressSanitizer and UndefinedBehaviorSanitizer, and runs them. The numerical kernels' tests run
 # in every build with Eigen's index and shape assertions on (tests/CMakeLists.txt); the file
@@ -13,7 +13,7 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang
   -DRATIOMATCH_SANITIZE=address,undefined -DRATIOMATCH_BUILD_TESTS=ON \
   -DRATIOMATCH_BUILD_EXAMPLES=OFF -DRATIOMATCH_BUILD_BENCHMARKS=OFF
 tests=(test_core test_optim test_metrics test_grid_density test_data test_idx_reader test_estimator_state test_train
-  test_crash_safety)
+  test_crash_safety test_npy)
 cmake --build "$build_dir" -j "$(nproc)" --target "${tests[@]}"
 regex="^($(IFS='|'; echo "${tests[*]}")):"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -R "$regex"

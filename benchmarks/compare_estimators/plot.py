@@ -167,6 +167,31 @@ def spirals_table(setting, found, kinds):
     return "\n".join(lines)
 
 
+def reach_table(found, kind, label, threshold):
+    """Updates and training seconds until the metric first reaches `threshold`, per seed group:
+    the median over the seeds that reach it, and how many do."""
+    lines = [f"Time to reach {label} ≤ {threshold} (median over the seeds that reach it):", "",
+             "| method | objective | seeds reaching it | updates | training s |", "|---|---|---|---|---|"]
+    rows = []
+    for name in sorted(found, key=sort_key):
+        hits = []
+        for _, _, log in found[name]:
+            col = metric_column(log, kind)
+            if col is None:
+                continue
+            it, wall, y = eval_rows(log, col)
+            reached = np.nonzero(y <= threshold)[0]
+            if len(reached):
+                hits.append((it[reached[0]], wall[reached[0]]))
+        seconds = float(np.median([h[1] for h in hits])) if hits else math.inf
+        rows.append((seconds, name, hits))
+    for seconds, name, hits in sorted(rows, key=lambda r: r[0]):
+        updates = f"{np.median([h[0] for h in hits]):.0f}" if hits else "–"
+        secs = f"{seconds:.0f}" if hits else "–"
+        lines.append(f"| {method_of(name)} | {objective_of(name)} | {len(hits)} of {len(found[name])} | {updates} | {secs} |")
+    return "\n".join(lines)
+
+
 def heatmap_montage(setting, found, objective, iterations):
     names = [n for n in sorted(found, key=sort_key) if objective_of(n) in (objective, "likelihood")]
     seed_dir = {n: RUNS / setting / f"{n}_s1" for n in names}
@@ -265,7 +290,8 @@ def main():
             if setting == "spirals32":
                 kinds.insert(0, ("mmd", "MMD (Hamming)"))
             path = curve_figure(setting, found, kinds, f"{setting}: quality at each model's own temperature T")
-            text += [f"![{setting}]({path.name})", "", spirals_table(setting, found, kinds)]
+            text += [f"![{setting}]({path.name})", "", spirals_table(setting, found, kinds), "",
+                     reach_table(found, "grid_kl", "grid KL", 0.25 if setting == "spirals32" else 0.5)]
             if setting == "spirals256":
                 for objective in ("hyvarinen", "squared"):
                     p = heatmap_montage(setting, found, objective, [300, 900, 1800, 3000])
