@@ -271,7 +271,7 @@ class BiSM {
   }
 
   // φ̄ += ∇²_φ G ḡ and θ̄ += ∇_θ(ḡᵀ ∇_φ G) at φ_k (forward() must have run at φ_k).
-  void add_second_derivatives(const GaussianBernoulliRBM<S>& model, const Vector<S>& g_bar, Vector<S>& phi_bar,
+  void add_second_derivatives(const Vector<S>& g_bar, Vector<S>& phi_bar,
                               Vector<S>& theta_bar) const {
     direction_pre_activation(g_bar);
     const S inv_n = S(1) / static_cast<S>(work_.x.rows());
@@ -403,7 +403,7 @@ class BiSM {
           lr * phi_bar.array() * (m_next / c1[K]) / (denominator.square() * (S(2) * c2[K] * root)), S(0));
       g_bar = ((S(1) - beta1) * m_bar.array() + S(2) * (S(1) - beta2) * work_.grads[K].array() * v_bar.array()).matrix();
       forward(model, work_.phis[K]);
-      add_second_derivatives(model, g_bar, phi_bar, grad);
+      add_second_derivatives(g_bar, phi_bar, grad);
       m_bar *= beta1;
       v_bar *= beta2;
     }
