@@ -18,6 +18,7 @@
 #include "ratiomatch/models/bernoulli_rbm.hpp"
 #include "ratiomatch/models/bernoulli_rbm_ais.hpp"
 #include "ratiomatch/models/gaussian_bernoulli_rbm.hpp"
+#include "ratiomatch/models/gaussian_bernoulli_rbm_ais.hpp"
 #include "ratiomatch/models/ising_coupling_l1.hpp"
 #include "ratiomatch/models/ising_model.hpp"
 #include "ratiomatch/models/mlp_energy.hpp"
