@@ -291,7 +291,7 @@ def main():
                 kinds.insert(0, ("mmd", "MMD (Hamming)"))
             path = curve_figure(setting, found, kinds, f"{setting}: quality at each model's own temperature T")
             text += [f"![{setting}]({path.name})", "", spirals_table(setting, found, kinds), "",
-                     reach_table(found, "grid_kl", "grid KL", 0.25 if setting == "spirals32" else 0.5)]
+                     reach_table(found, "grid_kl", "grid KL", 0.25 if setting == "spirals32" else 1.5)]
             if setting == "spirals256":
                 for objective in ("hyvarinen", "squared"):
                     p = heatmap_montage(setting, found, objective, [300, 900, 1800, 3000])

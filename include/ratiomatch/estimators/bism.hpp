@@ -178,21 +178,30 @@ class BiSM {
     check_model(where, model);
     check_real_batch(where, V, visible_);
     draw(V, rng);
-    const Vector<S> phi_before = phi_;
-    const Adam<S> optimizer_before = optimizer_;
-    try {
-      for (Index k = 0; k < options_.inner_steps; ++k) {
-        lower_gradient(model, phi_, work_.g);
-        optimizer_.step(phi_, work_.g);
-      }
-      const S loss = hypergradient(where, model, grad);
-      return loss;
-    } catch (...) {
-      phi_ = phi_before;
-      optimizer_ = optimizer_before;
-      throw;
-    }
+    return update(where, model, grad);
   }
+
+  /// @brief `loss_and_gradient` with the caller's draws instead of the engine's: `draws` holds
+  /// the standard normal noise `ε` (bi-level DSM: `ṽ = v + σε`) or the projections `u` (bi-level
+  /// SSM), `n × d`. For cross-checks against other implementations of the same update.
+  /// @throws as `loss_and_gradient`, and std::invalid_argument if `draws` is not shaped like `V`
+  S loss_and_gradient_with_draws(const GaussianBernoulliRBM<S>& model, const Matrix<S>& V, const Matrix<S>& draws,
+                                 Vector<S>& grad) const {
+    constexpr std::string_view where = "ratiomatch::BiSM::loss_and_gradient_with_draws";
+    check_model(where, model);
+    check_real_batch(where, V, visible_);
+    check_same_shape(where, V, draws, "draws");
+    if (options_.objective == BiSMObjective::Denoising) {
+      const S sigma = static_cast<S>(options_.noise_std);
+      work_.x = V + sigma * draws;
+      work_.r = draws / -sigma;
+    } else {
+      work_.x = V;
+      work_.r = draws;
+    }
+    return update(where, model, grad);
+  }
+
 
   /// @brief The upper-level objective `J(θ, φ)` at the current posterior (no step taken), at
   /// fresh noise or projections.
@@ -225,6 +234,25 @@ class BiSM {
   }
 
  private:
+  // K posterior steps, then the unrolled hypergradient; the posterior is restored on failure.
+  S update(std::string_view where, const GaussianBernoulliRBM<S>& model, Vector<S>& grad) const {
+    const Vector<S> phi_before = phi_;
+    const Adam<S> optimizer_before = optimizer_;
+    try {
+      for (Index k = 0; k < options_.inner_steps; ++k) {
+        lower_gradient(model, phi_, work_.g);
+        optimizer_.step(phi_, work_.g);
+      }
+      const S loss = hypergradient(where, model, grad);
+      return loss;
+    } catch (...) {
+      phi_ = phi_before;
+      optimizer_ = optimizer_before;
+      throw;
+    }
+  }
+
+
   // The inputs of one update: x (ṽ or v) and r (the kernel's score −ε/σ, or the projections u).
   template <class Rng>
   void draw(const Matrix<S>& V, Rng& rng) const {
