@@ -238,9 +238,10 @@ class BiSM {
   S update(std::string_view where, const GaussianBernoulliRBM<S>& model, Vector<S>& grad) const {
     const Vector<S> phi_before = phi_;
     const Adam<S> optimizer_before = optimizer_;
+    prepare(model);
     try {
       for (Index k = 0; k < options_.inner_steps; ++k) {
-        lower_gradient(model, phi_, work_.g);
+        lower_gradient(phi_, work_.g);
         optimizer_.step(phi_, work_.g);
       }
       const S loss = hypergradient(where, model, grad);
@@ -273,18 +274,22 @@ class BiSM {
   Eigen::Map<const RowMajorMatrix<S>> weight_of(const Vector<S>& phi) const { return {phi.data(), hidden_, visible_}; }
   Eigen::Map<RowMajorMatrix<S>> weight_of(Vector<S>& phi) const { return {phi.data(), hidden_, visible_}; }
 
-  // z = x Aᵀ + a and μ = σ(z), z* = x Wᵀ + c, for the posterior φ on work_.x.
-  void forward(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi) const {
-    work_.z.noalias() = work_.x * weight_of(phi).transpose();
-    work_.z.rowwise() += phi.tail(hidden_).transpose();
-    work_.mu = work_.z.array().logistic();
+  // z* = x Wᵀ + c, the true posterior's pre-activation: fixed during an update (θ does not move).
+  void prepare(const GaussianBernoulliRBM<S>& model) const {
     work_.z_star.noalias() = work_.x * model.weight().transpose();
     work_.z_star.rowwise() += model.hidden_bias().transpose();
   }
 
+  // z = x Aᵀ + a and μ = σ(z) for the posterior φ on work_.x (prepare() must have run).
+  void forward(const Vector<S>& phi) const {
+    work_.z.noalias() = work_.x * weight_of(phi).transpose();
+    work_.z.rowwise() += phi.tail(hidden_).transpose();
+    work_.mu = work_.z.array().logistic();
+  }
+
   // g = ∇_φ G(φ) = ((1/n) δᵀx, (1/n) δᵀ1), δ = μ' ⊙ (z − z*).
-  void lower_gradient(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi, Vector<S>& g) const {
-    forward(model, phi);
+  void lower_gradient(const Vector<S>& phi, Vector<S>& g) const {
+    forward(phi);
     const S inv_n = S(1) / static_cast<S>(work_.x.rows());
     work_.delta = work_.mu.array() * (S(1) - work_.mu.array()) * (work_.z - work_.z_star).array();
     g.resize(phi_.size());
@@ -317,7 +322,7 @@ class BiSM {
   // J(θ, φ) on work_.x, work_.r; with gradients, ∂J/∂θ and ∂J/∂φ.
   S upper(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi, Vector<S>& d_theta, Vector<S>& d_phi,
           bool with_gradients) const {
-    forward(model, phi);
+    forward(phi);
     const Index n = work_.x.rows();
     const S inv_n = S(1) / static_cast<S>(n);
     const auto W = model.weight();
@@ -401,11 +406,15 @@ class BiSM {
     work_.grads.resize(static_cast<std::size_t>(N));
     work_.firsts.resize(static_cast<std::size_t>(N));
     work_.seconds.resize(static_cast<std::size_t>(N));
+    work_.zs.resize(static_cast<std::size_t>(N));
+    work_.mus.resize(static_cast<std::size_t>(N));
     std::vector<S> c1(static_cast<std::size_t>(N)), c2(static_cast<std::size_t>(N));
     Vector<S> m = optimizer_.first_moment(), v = optimizer_.second_moment();
     for (Index k = 0; k < N; ++k) {
       const auto K = static_cast<std::size_t>(k);
-      lower_gradient(model, work_.phis[K], work_.grads[K]);
+      lower_gradient(work_.phis[K], work_.grads[K]);
+      work_.zs[K] = work_.z;  // the reverse pass needs z and μ at φ_k again
+      work_.mus[K] = work_.mu;
       const double t = static_cast<double>(optimizer_.step_count() + k + 1);
       c1[K] = static_cast<S>(1.0 - std::pow(o.beta1, t));
       c2[K] = static_cast<S>(1.0 - std::pow(o.beta2, t));
@@ -430,7 +439,8 @@ class BiSM {
       v_bar.array() += (root > S(0)).select(
           lr * phi_bar.array() * (m_next / c1[K]) / (denominator.square() * (S(2) * c2[K] * root)), S(0));
       g_bar = ((S(1) - beta1) * m_bar.array() + S(2) * (S(1) - beta2) * work_.grads[K].array() * v_bar.array()).matrix();
-      forward(model, work_.phis[K]);
+      work_.z.swap(work_.zs[K]);
+      work_.mu.swap(work_.mus[K]);
       add_second_derivatives(g_bar, phi_bar, grad);
       m_bar *= beta1;
       v_bar *= beta2;
@@ -472,6 +482,7 @@ class BiSM {
     Matrix<S> x, r, z, mu, z_star, delta, z_dot, centred, score;
     Vector<S> g;
     std::vector<Vector<S>> phis, grads, firsts, seconds;
+    std::vector<Matrix<S>> zs, mus;  // z and μ at each unrolled φ_k
   };
 
   BiSMOptions options_;
