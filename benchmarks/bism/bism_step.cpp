@@ -66,8 +66,7 @@ int init(const Settings& s) {
   return 0;
 }
 
-// The draws BiSM makes, replayed from E: an engine whose standard normals (DSM) or uniforms (SSM)
-// reproduce E column by column is awkward, so the update is run from its parts instead.
+// One update from the files, with E as its draws (the noise for DSM, the projections for SSM).
 int grad(const Settings& s) {
   const std::filesystem::path dir(s.dir);
   const Matrix<double> A = load_npy<double>(dir / "A.npy"), a = load_npy<double>(dir / "a.npy");

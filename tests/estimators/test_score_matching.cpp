@@ -13,26 +13,17 @@
 #include <ratiomatch/models/gaussian_bernoulli_rbm.hpp>
 #include <ratiomatch/optim/adam.hpp>
 
+#include "continuous_support.hpp"
+
 using namespace ratiomatch;
+using namespace ratiomatch::testing;
 using Catch::Matchers::Contains;
 
 namespace {
 
 using Grbm = GaussianBernoulliRBM<double>;
 
-Grbm random_grbm(Index visible, Index hidden, std::mt19937_64& rng) {
-  Grbm model(visible, hidden);
-  for (Index k = 0; k < model.num_params(); ++k) model.params()(k) = 0.8 * (2 * uniform_open01(rng) - 1);
-  model.log_std() *= 0.5;
-  return model;
-}
 
-Matrix<double> random_normal(Index n, Index d, std::mt19937_64& rng) {
-  Matrix<double> V(n, d);
-  for (Index i = 0; i < d; ++i)
-    for (Index r = 0; r < n; ++r) V(r, i) = standard_normal(rng);
-  return V;
-}
 
 // The loss's own central differences in the parameters, every evaluation with the same draws.
 template <class Estimator>

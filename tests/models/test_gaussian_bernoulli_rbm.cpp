@@ -10,28 +10,19 @@
 #include <ratiomatch/models/gaussian_bernoulli_rbm.hpp>
 #include <ratiomatch/models/gaussian_bernoulli_rbm_ais.hpp>
 
+#include "continuous_support.hpp"
+
 #include "test_support.hpp"
 
 using namespace ratiomatch;
+using namespace ratiomatch::testing;
 using Catch::Matchers::Contains;
 
 namespace {
 
 using Grbm = GaussianBernoulliRBM<double>;
 
-Grbm random_grbm(Index visible, Index hidden, std::mt19937_64& rng, double weight_scale = 0.8) {
-  Grbm model(visible, hidden);
-  for (Index k = 0; k < model.num_params(); ++k) model.params()(k) = weight_scale * (2 * uniform_open01(rng) - 1);
-  model.log_std() *= 0.5;  // σ between e^−0.4 and e^0.4
-  return model;
-}
 
-Matrix<double> random_normal(Index n, Index d, std::mt19937_64& rng, double scale = 1.0) {
-  Matrix<double> V(n, d);
-  for (Index i = 0; i < d; ++i)
-    for (Index r = 0; r < n; ++r) V(r, i) = scale * standard_normal(rng);
-  return V;
-}
 
 // F(v) = −log Σ_h exp(−E(v, h)) by enumerating every h: the oracle of the closed form.
 double brute_free_energy(const Grbm& model, const Eigen::RowVectorXd& v) {
