@@ -25,6 +25,29 @@ auto softplus(const Eigen::ArrayBase<D>& z) {
   using S = typename D::Scalar;
   return z.max(S(0)) + (-z.abs()).exp().log1p();
 }
+
+/// `log Σ_k exp(w_k)` over all `2^units` binary states, in double: `log_weights(states, w)`
+/// fills `w` for a block of states (one row per state; bit u of state k in column u), and the
+/// blocks of at most 4096 states are combined by a running log-sum-exp.
+template <class LogWeights>
+double log_sum_exp_over_binary_states(Index units, LogWeights&& log_weights) {
+  const Index count = Index{1} << units, block = std::min<Index>(count, Index{1} << 12);
+  Eigen::MatrixXd states(block, units);
+  Eigen::VectorXd log_weight(block);
+  double top = -std::numeric_limits<double>::infinity(), total = 0;
+  for (Index first = 0; first < count; first += block) {
+    for (Index u = 0; u < units; ++u)
+      for (Index r = 0; r < block; ++r) states(r, u) = static_cast<double>(((first + r) >> u) & 1);
+    log_weights(states, log_weight);
+    const double block_top = log_weight.maxCoeff();
+    if (block_top > top) {
+      total *= std::exp(top - block_top);
+      top = block_top;
+    }
+    total += (log_weight.array() - top).exp().sum();
+  }
+  return top + std::log(total);
+}
 }  // namespace detail
 
 /// @brief Bernoulli–Bernoulli restricted Boltzmann machine with `d` visible and `m` hidden units.
@@ -167,33 +190,21 @@ class BernoulliRBM {
                                                   " units) must have at most ", max_units,
                                                   " units for exact summation; use annealed importance sampling"));
     const bool over_hidden = hidden_ <= visible_;
-    const Index units = over_hidden ? hidden_ : visible_;
-    const Index count = Index{1} << units, block = std::min<Index>(count, Index{1} << 12);
     const Eigen::MatrixXd W = weight().template cast<double>();
     const Eigen::VectorXd b = visible_bias().template cast<double>(), c = hidden_bias().template cast<double>();
-    Eigen::MatrixXd states(block, units), field;
-    Eigen::VectorXd log_weight(block);
-    double top = -std::numeric_limits<double>::infinity(), total = 0;
-    for (Index first = 0; first < count; first += block) {
-      for (Index u = 0; u < units; ++u)
-        for (Index r = 0; r < block; ++r) states(r, u) = static_cast<double>(((first + r) >> u) & 1);
-      if (over_hidden) {  // log Σ_x exp(−E(x, h)) = cᵀh + Σ_i softplus(b_i + W_{:,i}·h)
-        field = states * W;
-        field.rowwise() += b.transpose();
-        log_weight = states * c + detail::softplus(field.array()).rowwise().sum().matrix();
-      } else {  // −F(x)
-        field = states * W.transpose();
-        field.rowwise() += c.transpose();
-        log_weight = states * b + detail::softplus(field.array()).rowwise().sum().matrix();
-      }
-      const double block_top = log_weight.maxCoeff();
-      if (block_top > top) {
-        total *= std::exp(top - block_top);
-        top = block_top;
-      }
-      total += (log_weight.array() - top).exp().sum();
-    }
-    return top + std::log(total);
+    Eigen::MatrixXd field;
+    return detail::log_sum_exp_over_binary_states(
+        over_hidden ? hidden_ : visible_, [&](const Eigen::MatrixXd& states, Eigen::VectorXd& log_weight) {
+          if (over_hidden) {  // log Σ_x exp(−E(x, h)) = cᵀh + Σ_i softplus(b_i + W_{:,i}·h)
+            field = states * W;
+            field.rowwise() += b.transpose();
+            log_weight = states * c + detail::softplus(field.array()).rowwise().sum().matrix();
+          } else {  // −F(x)
+            field = states * W.transpose();
+            field.rowwise() += c.transpose();
+            log_weight = states * b + detail::softplus(field.array()).rowwise().sum().matrix();
+          }
+        });
   }
 
   class BatchEvaluation;

@@ -278,29 +278,19 @@ class GaussianBernoulliRBM {
     if (hidden_ > max_hidden)
       throw std::invalid_argument(detail::message(where, "num_hidden() (", hidden_, ") must be at most ", max_hidden,
                                                   " for exact summation over the hidden states"));
-    const Index count = Index{1} << hidden_, block = std::min<Index>(count, Index{1} << 12);
     const Eigen::MatrixXd W = weight().template cast<double>();
     const Eigen::VectorXd b = visible_bias().template cast<double>(), c = hidden_bias().template cast<double>();
     const Eigen::VectorXd s = log_std().template cast<double>();
     const Eigen::ArrayXd variance = (2.0 * s.array()).exp();
-    Eigen::MatrixXd states(block, hidden_), a;
-    Eigen::VectorXd log_weight(block);
-    double top = -std::numeric_limits<double>::infinity(), total = 0;
-    for (Index first = 0; first < count; first += block) {
-      for (Index j = 0; j < hidden_; ++j)
-        for (Index r = 0; r < block; ++r) states(r, j) = static_cast<double>(((first + r) >> j) & 1);
-      a = states * W;  // a = Wᵀh, one row per state
-      log_weight = states * c + a * b +
-                   0.5 * (a.array().square().rowwise() * variance.transpose()).rowwise().sum().matrix();
-      const double block_top = log_weight.maxCoeff();
-      if (block_top > top) {
-        total *= std::exp(top - block_top);
-        top = block_top;
-      }
-      total += (log_weight.array() - top).exp().sum();
-    }
+    Eigen::MatrixXd a;
+    const double over_hidden = detail::log_sum_exp_over_binary_states(
+        hidden_, [&](const Eigen::MatrixXd& states, Eigen::VectorXd& log_weight) {
+          a = states * W;  // a = Wᵀh, one row per state
+          log_weight = states * c + a * b +
+                       0.5 * (a.array().square().rowwise() * variance.transpose()).rowwise().sum().matrix();
+        });
     const double d = static_cast<double>(visible_);
-    return 0.5 * d * std::log(2.0 * std::numbers::pi) + s.sum() + top + std::log(total);
+    return 0.5 * d * std::log(2.0 * std::numbers::pi) + s.sum() + over_hidden;
   }
 
   /// @brief Mean log-density `(1/n) Σ_r log p(v_r) = −(1/n) Σ_r F(v_r) − log Z` in nats per
