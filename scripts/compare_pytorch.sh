@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh python3-torch libopenblas0-openmp
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRATIOMATCH_BUILD_BENCHMARKS=ON
 cmake --build build -j "$(nproc)" --target compare_step bench_gemm
 /usr/bin/python3 benchmarks/compare_pytorch/compare.py "$@"
