@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command_line.hpp"
+#include "distributed.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -42,6 +43,7 @@ struct Settings {
   std::string out = "out/ising";
   std::string data_file;
   double time_budget = 0;
+  bool distributed = false;
   Index log_every = 50;
 };
 
@@ -63,8 +65,9 @@ RgbImage coupling_image(const RowMajorMatrix<S>& truth, const RowMajorMatrix<S>&
 }
 
 template <class Estimator>
-int train(const Estimator& estimator, double temperature, double evaluations_per_iteration, const Settings& s) {
+int train_with(const Estimator& estimator, double temperature, double evaluations_per_iteration, const Settings& s) {
   namespace fs = std::filesystem;
+  const auto& process = examples::Distributed::current();
   fs::create_directories(s.out);
   const auto truth = IsingModel<S>::periodic_lattice(s.side, static_cast<S>(s.sigma));
   const Index D = truth.dim();
@@ -84,9 +87,10 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
   } else {
     std::mt19937_64 data_rng(s.seed * 1000003 + static_cast<std::uint64_t>(s.side) * 7 +
                              static_cast<std::uint64_t>(std::lround(s.sigma * 1000)));
-    std::cerr << "drawing " << provenance.samples << " samples with " << provenance.sweeps << " Gibbs sweeps each\n";
-    data = sample_ising_data(truth, provenance.samples, provenance.sweeps, data_rng);
-    save_ising_data(data_path, data, provenance);
+    if (process.root())
+      std::cerr << "drawing " << provenance.samples << " samples with " << provenance.sweeps << " Gibbs sweeps each\n";
+    data = sample_ising_data(truth, provenance.samples, provenance.sweeps, data_rng);  // alike on every process
+    if (process.root()) save_ising_data(data_path, data, provenance);
   }
   const Matrix<S> heldout = data.bottomRows(s.heldout);
   data.conservativeResize(s.samples, Eigen::NoChange);
@@ -104,9 +108,9 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
   tag << "train_ising side=" << s.side << " sigma=" << s.sigma << " method=" << s.method << " objective=" << s.objective
       << " l1=" << s.l1 << " seed=" << s.seed;
   Trainer trainer(model, estimator, adam,
-                  TrainerOptions{.iterations = s.iters, .clip_norm = 0, .log_every = s.log_every,
-                                 .eval_every = s.log_every, .checkpoint_every = 0, .out_dir = s.out,
-                                 .tag = tag.str(), .max_seconds = s.time_budget});
+                  process.options(TrainerOptions{.iterations = s.iters, .clip_norm = 0, .log_every = s.log_every,
+                                                 .eval_every = s.log_every, .checkpoint_every = 0, .out_dir = s.out,
+                                                 .tag = tag.str(), .max_seconds = s.time_budget}));
   // The held-out criterion, the same for every method: Besag's pseudo-likelihood of the
   // held-out samples under exp(−T·E), nats per sample. Its best logged point is the run's
   // stopping point (what a user without the true J would keep).
@@ -114,7 +118,7 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
     double pseudo_likelihood = -std::numeric_limits<double>::infinity(), rmse = 0;
     Index iteration = 0;
   } best;
-  trainer.set_evaluator({"rmse", "log_rmse", "heldout_pl"}, [&](Index iteration) {
+  if (process.root()) trainer.set_evaluator({"rmse", "log_rmse", "heldout_pl"}, [&](Index iteration) {
     const double r = rmse();
     const double pl = pseudo_log_likelihood(model, heldout, temperature);
     if (pl > best.pseudo_likelihood) best = {pl, r, iteration};
@@ -128,6 +132,7 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
   const TrainResult result = trainer.run(next_batch, rng);
   // A diverged run still reports what it reached: its log and its held-out stopping point are valid.
   if (result.failed) std::cerr << "train_ising: " << result.message << "\n";
+  if (!process.root()) return result.failed ? 1 : 0;  // rank 0 reports
   auto finite_or_null = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
   double final_heldout_pl = std::numeric_limits<double>::quiet_NaN();
   try {
@@ -171,6 +176,13 @@ int train(const Estimator& estimator, double temperature, double evaluations_per
             << " nats/sample at iteration " << best.iteration << " (RMSE(J) there " << best.rmse << ", log "
             << std::log(best.rmse) << ")\npicture: " << (fs::path(s.out) / "coupling.png").string() << "\n";
   return result.failed ? 1 : 0;
+}
+
+// Trains with the estimator, made data-parallel under --distributed.
+template <class Estimator>
+int train(const Estimator& estimator, double temperature, double evaluations_per_iteration, const Settings& s) {
+  return examples::Distributed::current().with_estimator(
+      estimator, [&](const auto& e) { return train_with(e, temperature, evaluations_per_iteration, s); });
 }
 
 template <class Objective>
@@ -220,8 +232,11 @@ int main(int argc, char** argv) {
   app.add_option("--time-budget", s.time_budget, "stop after this many seconds of training (0: none)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--log-every", s.log_every, "iterations between log rows")->check(examples::positive_count())->capture_default_str();
+  app.add_flag("--distributed", s.distributed,
+               "data-parallel over the MPI processes (mpirun -np P ...): each takes 1/P of every batch");
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
   return examples::run_reporting_errors("train_ising", [&] {
+    const examples::Distributed process(s.distributed, argc, argv);
     const double D = static_cast<double>(s.side * s.side);
     const IsingCouplingL1 penalty{s.l1};
     if (s.method == "pcd-gibbs")

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "command_line.hpp"
+#include "distributed.hpp"
+#include "image_tiles.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -34,6 +36,7 @@ struct Settings {
   double lr = 1e-3;
   Index iters = 5000;
   double time_budget = 0;
+  bool distributed = false;
   std::uint64_t seed = 1;
   std::string binarize = "threshold";
   std::string data_dir = std::string(fashion_mnist_default_dir);
@@ -64,29 +67,9 @@ double base_rate_log_likelihood(const Matrix<float>& train, const Matrix<float>&
   return ((X * log_p.matrix()).array() + ((1 - X.array()).matrix() * log_q.matrix()).array()).mean();
 }
 
-// A grid of 28 × 28 tiles, `scale` screen pixels per image pixel, one tile per row of `rows`.
-RgbImage tile_grid(const Matrix<float>& rows, int columns, int scale, bool diverging_colours) {
-  const int count = static_cast<int>(rows.rows()), grid_rows = (count + columns - 1) / columns, side = 28;
-  RgbImage image(columns * (side * scale + 2), grid_rows * (side * scale + 2), {255, 255, 255});
-  for (int k = 0; k < count; ++k) {
-    const float extent = diverging_colours ? std::max(1e-6f, rows.row(k).cwiseAbs().maxCoeff()) : 1.0f;
-    for (int y = 0; y < side; ++y)
-      for (int x = 0; x < side; ++x) {
-        const float v = rows(k, y * side + x);
-        const Rgb colour = diverging_colours ? diverging(v / extent)
-                                             : Rgb{static_cast<std::uint8_t>(255 * (1 - v)),
-                                                   static_cast<std::uint8_t>(255 * (1 - v)),
-                                                   static_cast<std::uint8_t>(255 * (1 - v))};
-        image.fill_rect((k % columns) * (side * scale + 2) + x * scale, (k / columns) * (side * scale + 2) + y * scale,
-                        (k % columns) * (side * scale + 2) + (x + 1) * scale,
-                        (k / columns) * (side * scale + 2) + (y + 1) * scale, colour);
-      }
-  }
-  return image;
-}
-
 template <class Estimator>
-int train(const Estimator& estimator, const Settings& s) {
+int train_with(const Estimator& estimator, const Settings& s) {
+  const auto& process = examples::Distributed::current();
   std::filesystem::create_directories(s.out);
   const Matrix<float> train_bits = first_rows(binarised(read_fashion_mnist_images("train", s.data_dir), s, s.seed), s.train_subset);
   const Matrix<float> test_bits = first_rows(binarised(read_fashion_mnist_images("test", s.data_dir), s, s.seed + 1), s.test_subset);
@@ -96,6 +79,7 @@ int train(const Estimator& estimator, const Settings& s) {
   BernoulliRBM<float> rbm(d, s.hidden);
   rbm.initialize(setup);
   rbm.set_visible_bias_from_data(train_bits);
+  process.share_parameters(rbm);
   const Vector<float> base_bias = rbm.visible_bias();
   Adam<float> adam(rbm.num_params(), {.lr = s.lr});
   std::ostringstream tag;
@@ -103,8 +87,9 @@ int train(const Estimator& estimator, const Settings& s) {
       << " flips=" << s.flips << " cd_steps=" << s.cd_steps << " batch=" << s.batch << " lr=" << s.lr
       << " seed=" << s.seed << " binarize=" << s.binarize << " train=" << train_bits.rows();
   Trainer trainer(rbm, estimator, adam,
-                  TrainerOptions{.iterations = s.iters, .log_every = s.log_every, .checkpoint_every = 1000,
-                                 .out_dir = s.out, .tag = tag.str(), .max_seconds = s.time_budget});
+                  process.options(TrainerOptions{.iterations = s.iters, .log_every = s.log_every,
+                                                 .checkpoint_every = 1000, .out_dir = s.out, .tag = tag.str(),
+                                                 .max_seconds = s.time_budget}));
   std::mt19937_64 rng(s.seed * 2654435761u + 29);
   auto next_batch = [&](Matrix<float>& batch, std::mt19937_64& r) {
     batch.resize(s.batch, d);
@@ -115,6 +100,7 @@ int train(const Estimator& estimator, const Settings& s) {
     std::cerr << "train_rbm: " << result.message << "\n";
     return 1;
   }
+  if (!process.root()) return 0;  // rank 0 estimates log Z and reports
 
   // log Z: exact when a layer is small, otherwise (and also then, as a check) by AIS.
   nlohmann::json summary;
@@ -144,8 +130,8 @@ int train(const Estimator& estimator, const Settings& s) {
 
   std::mt19937_64 sample_rng(s.seed + 11);
   const Matrix<float> samples = BlockGibbsSampler().sample(rbm, 100, 1000, sample_rng);
-  tile_grid(samples, 10, 2, false).save_png((std::filesystem::path(s.out) / "samples.png").string());
-  tile_grid(rbm.weight().topRows(std::min<Index>(100, s.hidden)), 10, 2, true)
+  examples::tile_grid(samples, 10, 2, false).save_png((std::filesystem::path(s.out) / "samples.png").string());
+  examples::tile_grid(rbm.weight().topRows(std::min<Index>(100, s.hidden)), 10, 2, true)
       .save_png((std::filesystem::path(s.out) / "filters.png").string());
 
   summary["estimator"] = s.estimator;
@@ -158,6 +144,9 @@ int train(const Estimator& estimator, const Settings& s) {
   summary["base_rate_test_log_likelihood"] = base_rate;
   summary["iterations"] = result.iterations;
   summary["wall_seconds"] = result.wall_seconds;
+  summary["iterations_per_second"] = result.iterations_per_second;
+  summary["processes"] = process.size();
+  if constexpr (requires { estimator.exchange_seconds(); }) summary["exchange_seconds"] = estimator.exchange_seconds();
   summary["train_images"] = train_bits.rows();
   summary["test_images"] = test_bits.rows();
   std::ofstream(std::filesystem::path(s.out) / "summary.json") << summary.dump(2) << "\n";
@@ -168,6 +157,13 @@ int train(const Estimator& estimator, const Settings& s) {
             << "pictures: " << (std::filesystem::path(s.out) / "samples.png").string() << ", "
             << (std::filesystem::path(s.out) / "filters.png").string() << "\n";
   return 0;
+}
+
+// Trains with the estimator, made data-parallel under --distributed.
+template <class Estimator>
+int train(const Estimator& estimator, const Settings& s) {
+  return examples::Distributed::current().with_estimator(estimator,
+                                                         [&](const auto& e) { return train_with(e, s); });
 }
 
 template <class Objective>
@@ -212,8 +208,11 @@ int main(int argc, char** argv) {
   app.add_option("--test-subset", s.test_subset, "use the first N test images (0: all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--log-every", s.log_every, "iterations between log rows")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_flag("--distributed", s.distributed,
+               "data-parallel over the MPI processes (mpirun -np P ...): each takes 1/P of every batch");
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
   return examples::run_reporting_errors("train_rbm", [&]() -> int {
+    const examples::Distributed process(s.distributed, argc, argv);
     try {
       if (s.estimator == "cd") return train(ContrastiveDivergence(BlockGibbsSampler(), s.cd_steps), s);
       if (s.estimator == "pcd") return train(PersistentContrastiveDivergence(BlockGibbsSampler(), s.batch, s.cd_steps), s);

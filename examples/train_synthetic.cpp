@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command_line.hpp"
+#include "distributed.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -39,6 +40,7 @@ struct Settings {
   std::uint64_t seed = 1;
   std::string out = "out/synthetic";
   bool resume = false;
+  bool distributed = false;
   Index log_every = 100;
   Index eval_every = 0;
   Index checkpoint_every = 1000;
@@ -114,12 +116,14 @@ RgbImage samples_image(const Points& data, const Points& samples, double extent,
 
 // The data's model is exp(−temperature · E): the ratio objective's fixed point (DESIGN §1), 1 for PCD.
 template <class Estimator>
-int train(const Estimator& estimator, double temperature, const Settings& s, Toy2d toy) {
+int train_with(const Estimator& estimator, double temperature, const Settings& s, Toy2d toy) {
+  const auto& process = examples::Distributed::current();
   std::filesystem::create_directories(s.out);
   std::mt19937_64 setup_rng(s.seed);
   const auto encoder = GrayCodeEncoder::fit(s.dim, sample_toy2d(toy, 5000, setup_rng));
   MlpEnergy<float> model(s.dim, s.hidden, parse_activation(s.activation));
   model.initialize(setup_rng);
+  process.share_parameters(model);
   const double lr = s.lr > 0 ? s.lr : (toy == Toy2d::Checkerboard ? 1e-4 : 5e-4);
   Adam<float> adam(model.num_params(), {.lr = lr, .weight_decay = s.weight_decay});
 
@@ -132,9 +136,9 @@ int train(const Estimator& estimator, double temperature, const Settings& s, Toy
       << " flips=" << s.flips << " dim=" << s.dim << " batch=" << s.batch << " lr=" << lr << " seed=" << s.seed
       << " activation=" << s.activation;
   Trainer trainer(model, estimator, adam,
-                  TrainerOptions{.iterations = s.iters, .clip_norm = s.clip, .log_every = s.log_every,
-                                 .eval_every = s.eval_every, .checkpoint_every = s.checkpoint_every,
-                                 .out_dir = s.out, .tag = tag.str()});
+                  process.options(TrainerOptions{.iterations = s.iters, .clip_norm = s.clip, .log_every = s.log_every,
+                                                 .eval_every = s.eval_every, .checkpoint_every = s.checkpoint_every,
+                                                 .out_dir = s.out, .tag = tag.str()}));
   // The sampler-free fit: KL(data histogram ‖ model on the grid), from a million data points.
   const GridDensity grid(plane_extent, s.grid_size);
   std::mt19937_64 histogram_rng(s.seed + 2000003);
@@ -163,7 +167,7 @@ int train(const Estimator& estimator, double temperature, const Settings& s, Toy
           .save_png((std::filesystem::path(s.out) / ("energy_" + std::to_string(iteration) + ".png")).string());
     evaluated_at = iteration;
   };
-  trainer.set_evaluator(columns, [&](Index iteration) {
+  if (process.root()) trainer.set_evaluator(columns, [&](Index iteration) {
     evaluate_both(iteration);
     std::vector<double> values;
     if (s.mmd) values = {paper.mmd_hamming, paper.mmd_exp_hamming};
@@ -175,8 +179,8 @@ int train(const Estimator& estimator, double temperature, const Settings& s, Toy
 
   std::mt19937_64 rng(s.seed * 2654435761u + 17);
   if (s.resume) {
-    trainer.resume(trainer.checkpoint_path(), rng);
-    std::cerr << "resuming from iteration " << trainer.start_iteration() << "\n";
+    trainer.resume((std::filesystem::path(s.out) / "checkpoint.bin").string(), rng);
+    if (process.root()) std::cerr << "resuming from iteration " << trainer.start_iteration() << "\n";
   }
   auto next_batch = [&](Matrix<float>& batch, std::mt19937_64& r) { batch = encoder.encode<float>(sample_toy2d(toy, s.batch, r)); };
   const TrainResult result = trainer.run(next_batch, rng);
@@ -184,6 +188,7 @@ int train(const Estimator& estimator, double temperature, const Settings& s, Toy
     std::cerr << "train_synthetic: " << result.message << "\n";
     return 1;
   }
+  if (!process.root()) return 0;  // rank 0 evaluates and writes the results
 
   // The paper's evaluation (Gibbs on exp(−E)) and the consistent one (exp(−T·E)) of the final model.
   if (evaluated_at != result.iterations) evaluate_both(result.iterations);
@@ -223,6 +228,8 @@ int train(const Estimator& estimator, double temperature, const Settings& s, Toy
       {"grid_kl_paper", grid_kl_paper},
       {"grid_kl_consistent", grid_kl_consistent},
   };
+  summary["processes"] = process.size();
+  if constexpr (requires { estimator.exchange_seconds(); }) summary["exchange_seconds"] = estimator.exchange_seconds();
   if (s.mmd) {
     summary["mmd_paper"] = {{"hamming", paper.mmd_hamming}, {"exp_hamming", paper.mmd_exp_hamming}};
     summary["mmd_consistent"] = {{"hamming", consistent.mmd_hamming}, {"exp_hamming", consistent.mmd_exp_hamming}};
@@ -243,6 +250,13 @@ int train(const Estimator& estimator, double temperature, const Settings& s, Toy
   if (s.mmd) std::cout << ", " << (std::filesystem::path(s.out) / "samples.png").string();
   std::cout << "\n";
   return 0;
+}
+
+// Trains with the estimator, made data-parallel under --distributed.
+template <class Estimator>
+int train(const Estimator& estimator, double temperature, const Settings& s, Toy2d toy) {
+  return examples::Distributed::current().with_estimator(
+      estimator, [&](const auto& e) { return train_with(e, temperature, s, toy); });
 }
 
 template <class Objective>
@@ -308,8 +322,11 @@ int main(int argc, char** argv) {
   app.add_option("--activation", s.activation, "hidden activation (learnable-swish: x·sigmoid(βx), one learned β)")
       ->check(CLI::IsMember({"learnable-swish", "swish", "tanh", "elu", "softplus"}))
       ->capture_default_str();
+  app.add_flag("--distributed", s.distributed,
+               "data-parallel over the MPI processes (mpirun -np P ...): each takes 1/P of every batch");
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
   return examples::run_reporting_errors("train_synthetic", [&] {
+    const examples::Distributed process(s.distributed, argc, argv);
     const Toy2d toy = parse_toy2d(s.data);
     // Persistent contrastive divergence (maximum likelihood) with one chain per batch row.
     if (s.estimator == "pcd-gwg")

@@ -31,3 +31,56 @@ TEST_CASE("the same seed gives the same numbers", "[core][random]") {
   std::mt19937_64 a(42), b(42);
   for (int k = 0; k < 100; ++k) REQUIRE(uniform_open01(a) == uniform_open01(b));
 }
+
+TEST_CASE("fill_standard_normal: both variates of each pair, N(0, 1) moments, uncorrelated neighbours",
+          "[core][random]") {
+  std::mt19937_64 rng(11);
+  const Index n = 200001;  // odd: the last entry takes the single-variate path
+  Eigen::ArrayXd z(n);
+  fill_standard_normal(z, rng);
+  const double mean = z.mean(), variance = (z - mean).square().mean();
+  const double fourth = z.pow(4).mean();
+  // Standard errors: mean 1/√n, variance √(2/n), fourth moment √(96/n), lag-one correlation 1/√n.
+  CHECK(std::abs(mean) < 5 / std::sqrt(double(n)));
+  CHECK(std::abs(variance - 1) < 5 * std::sqrt(2.0 / n));
+  CHECK(std::abs(fourth - 3) < 5 * std::sqrt(96.0 / n));
+  // Within a pair (cos and sin of one angle) and across pairs.
+  const Index pairs = n / 2;
+  Eigen::Map<const Eigen::ArrayXd, 0, Eigen::InnerStride<2>> first(z.data(), pairs), second(z.data() + 1, pairs);
+  CHECK(std::abs((first * second).mean()) < 5 / std::sqrt(double(pairs)));
+  CHECK(std::abs((z.head(n - 1) * z.tail(n - 1)).mean()) < 5 / std::sqrt(double(n)));
+  // The squared radius of a pair is −2 log U₁: exponential with mean 2.
+  CHECK(std::abs((first.square() + second.square()).mean() - 2) < 5 * 2 / std::sqrt(double(pairs)));
+  // Reproducible, and the storage order of a matrix is its fill order.
+  std::mt19937_64 again(11);
+  Eigen::MatrixXf M(5, 3);
+  fill_standard_normal(M, again);
+  for (Index k = 0; k < 15; ++k) CHECK(M.data()[k] == static_cast<float>(z(k)));
+}
+
+TEST_CASE("fill_rademacher: one engine word serves 64 or 32 signs, or one uniform per sign", "[core][random]") {
+  SECTION("64-bit engine: entry k is −1 when bit k of the word is set") {
+    std::mt19937_64 rng(5), copy(5);
+    Eigen::ArrayXd u(130);
+    fill_rademacher(u, rng);
+    for (Index start = 0; start < 130; start += 64) {
+      const std::uint64_t word = copy();
+      for (Index k = start; k < std::min<Index>(130, start + 64); ++k)
+        CHECK(u(k) == (((word >> (k - start)) & 1u) ? -1.0 : 1.0));
+    }
+    CHECK(rng() == copy());  // three words taken, no more
+  }
+  SECTION("32-bit engine and the general path: balanced signs") {
+    std::mt19937 rng32(5);
+    std::minstd_rand odd_range(5);
+    const Index n = 100000;
+    Eigen::ArrayXf a(n), b(n);
+    fill_rademacher(a, rng32);
+    fill_rademacher(b, odd_range);
+    for (const auto* signs : {&a, &b}) {
+      CHECK((signs->abs() == 1.0f).all());
+      CHECK(std::abs(signs->mean()) < 5 / std::sqrt(double(n)));
+      CHECK(std::abs((signs->head(n - 1) * signs->tail(n - 1)).mean()) < 5 / std::sqrt(double(n)));
+    }
+  }
+}

@@ -2,6 +2,8 @@
 // Fashion-MNIST files of Debian's dataset-fashion-mnist.
 #include <catch2/catch.hpp>
 
+#include <array>
+
 #include <zlib.h>
 
 #include <cstdint>
@@ -159,6 +161,25 @@ TEST_CASE("binarisation by threshold and stochastically", "[data][idx]") {
   REQUIRE(S.col(2).sum() == 20000);
   const double p = 100.0 / 255, sd = std::sqrt(p * (1 - p) / 20000);
   REQUIRE(std::abs(S.col(1).mean() - p) < 5 * sd);
+}
+
+TEST_CASE("uniform dequantisation keeps each pixel's bin and fills it evenly", "[data][idx]") {
+  IdxImages many;
+  many.count = 20000;
+  many.rows = 1;
+  many.cols = 3;
+  for (Index r = 0; r < many.count; ++r) many.pixels.insert(many.pixels.end(), {0, 100, 255});
+  std::mt19937_64 rng(9);
+  const Matrix<double> V = dequantize_pixels<double>(many, rng);
+  const std::array<double, 3> pixel{0, 100, 255};
+  for (Index i = 0; i < 3; ++i) {
+    INFO("pixel " << pixel[static_cast<std::size_t>(i)]);
+    const Eigen::ArrayXd within = V.col(i).array() * 256 - pixel[static_cast<std::size_t>(i)];  // U(0, 1)
+    CHECK(within.minCoeff() > 0);
+    CHECK(within.maxCoeff() < 1);
+    CHECK(std::abs(within.mean() - 0.5) < 5 * std::sqrt(1.0 / 12 / 20000));
+  }
+  CHECK(V.maxCoeff() < 1);
 }
 
 TEST_CASE("the Fashion-MNIST files of dataset-fashion-mnist", "[data][idx][fashion-mnist]") {

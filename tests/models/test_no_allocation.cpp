@@ -29,6 +29,7 @@ inline void eigen_assertion_failed(const char* condition, const char* file, int 
 #include <random>
 
 #include <ratiomatch/core/batch_evaluation.hpp>
+#include <ratiomatch/estimators/bism.hpp>
 #include <ratiomatch/estimators/gradient_guided_rm.hpp>
 #include <ratiomatch/estimators/penalized.hpp>
 #include <ratiomatch/estimators/persistent_contrastive_divergence.hpp>
@@ -36,6 +37,7 @@ inline void eigen_assertion_failed(const char* condition, const char* file, int 
 #include <ratiomatch/estimators/taylor_ratio_matching.hpp>
 #include <ratiomatch/estimators/uniform_sampled_rm.hpp>
 #include <ratiomatch/models/bernoulli_rbm.hpp>
+#include <ratiomatch/models/gaussian_bernoulli_rbm.hpp>
 #include <ratiomatch/models/ising_coupling_l1.hpp>
 #include <ratiomatch/models/ising_model.hpp>
 #include <ratiomatch/models/mlp_energy.hpp>
@@ -160,6 +162,34 @@ TEMPLATE_TEST_CASE("training steps of every estimator allocate nothing once thei
     check_training_step("Penalized RatioMatching + IsingCouplingL1", Penalized(RatioMatching<>(), IsingCouplingL1{0.01}),
                         ising);
   }
+}
+
+TEMPLATE_TEST_CASE("a BiSM update allocates nothing once its workspace is sized", "[allocation][bism]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(41);
+  const Index d = 12, m = 7, n = 16;
+  GaussianBernoulliRBM<S> model(d, m);
+  model.initialize(rng);
+  const auto objective = GENERATE(BiSMObjective::Denoising, BiSMObjective::Sliced);
+  BiSM<S> bism(d, m, {.objective = objective, .inner_steps = 2, .unroll_steps = 3});
+  bism.initialize_posterior(rng);
+  std::vector<Matrix<S>> batches;
+  for (int k = 0; k < 5; ++k) batches.push_back(Matrix<S>::Random(n, d));
+  Adam<S> adam(model.num_params(), {.lr = 1e-3});
+  Vector<S> grad;
+  auto step = [&](const Matrix<S>& V) {
+    bism.loss_and_gradient(model, V, rng, grad);
+    auto params = model.params();
+    adam.step(params, grad);
+  };
+  step(batches[0]);
+  step(batches[1]);
+  const long allocations = allocations_of([&] {
+    for (int k = 2; k < 5; ++k) step(batches[k]);
+  });
+  INFO((objective == BiSMObjective::Denoising ? "bi-level DSM" : "bi-level SSM"));
+  CHECK(allocations == 0);
 }
 
 TEST_CASE("the generic evaluation allocates nothing of its own", "[allocation]") {

@@ -13,3 +13,7 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
+# One process, started directly (MPI's singleton start).
+if(EXISTS ${WORK_DIR}/build/mpi_consumer)
+  run(${WORK_DIR}/build/mpi_consumer)
+endif()

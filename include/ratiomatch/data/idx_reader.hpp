@@ -186,6 +186,21 @@ Matrix<S> binarize_by_threshold(const IdxImages& images, int threshold = 128) {
   return X;
 }
 
+/// @brief One row of real pixels per image, uniformly dequantised into (0, 1): `v = (p + u) / 256`
+/// with `p ∈ {0, …, 255}` the pixel and `u ~ U(0, 1)` (one `uniform_open01` per pixel, image by
+/// image). A density `q` on [0, 1]^d fitted to such data bounds the discrete likelihood of the
+/// pixels: `log P(p) ≥ E_u log q(v) − d log 256` nats (Theis, van den Oord & Bethge 2016, eq. 7),
+/// so `−(log q(v) − d log 256) / (d log 2)` is the usual bits per pixel.
+template <class S, std::uniform_random_bit_generator Rng>
+Matrix<S> dequantize_pixels(const IdxImages& images, Rng& rng) {
+  const Index d = images.pixels_per_image();
+  Matrix<S> V(images.count, d);
+  for (Index r = 0; r < images.count; ++r)
+    for (Index i = 0; i < d; ++i)
+      V(r, i) = static_cast<S>((images.pixels[static_cast<std::size_t>(r * d + i)] + uniform_open01(rng)) / 256.0);
+  return V;
+}
+
 /// @brief One row of bits per image, drawn independently: `x = 1` with probability
 /// `pixel / 255` (stochastic binarisation; one `uniform_open01` per pixel, image by image).
 template <class S, std::uniform_random_bit_generator Rng>

@@ -6,9 +6,11 @@
 /// unrolled lower level written by hand.
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -80,9 +82,10 @@ struct BiSMOptions {
 /// `∂/∂c = −(1/n) Σ_r μ' ⊙ ż_r` (nothing in b and s). Note that `c` enters `J` only through the
 /// posterior: with N = 0 its gradient is zero.
 ///
-/// Randomness per update: the denoising noise (one `standard_normal` per entry, column by
-/// column) or the Rademacher projections (`uniform_open01 < ½` per entry, column by column).
-/// Units: nats per unit² of `v`. Holds the posterior and its optimizer; not for concurrent use.
+/// Randomness per update: the denoising noise (`fill_standard_normal`, column by column) or the
+/// Rademacher projections (`fill_rademacher`, column by column). Units: nats per unit² of `v`.
+/// Holds the posterior, its optimizer and a workspace that only grows, so that updates of one
+/// shape allocate nothing after the first; not for concurrent use.
 /// @tparam S `float` or `double`
 template <class S>
 class BiSM {
@@ -236,8 +239,8 @@ class BiSM {
  private:
   // K posterior steps, then the unrolled hypergradient; the posterior is restored on failure.
   S update(std::string_view where, const GaussianBernoulliRBM<S>& model, Vector<S>& grad) const {
-    const Vector<S> phi_before = phi_;
-    const Adam<S> optimizer_before = optimizer_;
+    work_.phi_before = phi_;
+    if (work_.optimizer_before) *work_.optimizer_before = optimizer_; else work_.optimizer_before.emplace(optimizer_);
     prepare(model);
     try {
       for (Index k = 0; k < options_.inner_steps; ++k) {
@@ -247,8 +250,8 @@ class BiSM {
       const S loss = hypergradient(where, model, grad);
       return loss;
     } catch (...) {
-      phi_ = phi_before;
-      optimizer_ = optimizer_before;
+      phi_ = work_.phi_before;
+      optimizer_ = *work_.optimizer_before;
       throw;
     }
   }
@@ -260,13 +263,11 @@ class BiSM {
     work_.r.resize(V.rows(), V.cols());
     if (options_.objective == BiSMObjective::Denoising) {
       const S sigma = static_cast<S>(options_.noise_std);
-      for (Index i = 0; i < V.cols(); ++i)
-        for (Index r = 0; r < V.rows(); ++r) work_.r(r, i) = static_cast<S>(standard_normal(rng));
+      fill_standard_normal(work_.r, rng);
       work_.x = V + sigma * work_.r;
       work_.r /= -sigma;
     } else {
-      for (Index i = 0; i < V.cols(); ++i)
-        for (Index r = 0; r < V.rows(); ++r) work_.r(r, i) = uniform_open01(rng) < 0.5 ? S(-1) : S(1);
+      fill_rademacher(work_.r, rng);
       work_.x = V;
     }
   }
@@ -303,94 +304,99 @@ class BiSM {
     work_.z_dot.rowwise() += direction.tail(hidden_).transpose();
   }
 
-  // φ̄ += ∇²_φ G ḡ and θ̄ += ∇_θ(ḡᵀ ∇_φ G) at φ_k (forward() must have run at φ_k).
-  void add_second_derivatives(const Vector<S>& g_bar, Vector<S>& phi_bar,
-                              Vector<S>& theta_bar) const {
+  // φ̄ += ∇²_φ G ḡ at φ_k, and ∇_θ(ḡᵀ ∇_φ G)'s row factor μ' ⊙ ż added to work_.mixed_sum: the
+  // θ-side products all have x as their right factor, so one product after the loop serves all
+  // N steps (forward() must have run at φ_k).
+  void add_second_derivatives(const Vector<S>& g_bar, Vector<S>& phi_bar) const {
     direction_pre_activation(g_bar);
     const S inv_n = S(1) / static_cast<S>(work_.x.rows());
     const auto mu = work_.mu.array();
     // μ' ⊙ ż: the mixed derivative's factor, and with κ = μ''(z − z*) + μ' the Hessian's δ̇ = κ ⊙ ż.
     work_.delta = mu * (S(1) - mu) * work_.z_dot.array();
-    Eigen::Map<RowMajorMatrix<S>> theta_W(theta_bar.data(), hidden_, visible_);
-    theta_W.noalias() -= inv_n * (work_.delta.transpose() * work_.x);
-    theta_bar.segment(hidden_ * visible_ + visible_, hidden_) -= inv_n * work_.delta.colwise().sum().transpose();
+    work_.mixed_sum += work_.delta;
     work_.delta.array() *= (S(1) - S(2) * mu) * (work_.z - work_.z_star).array() + S(1);
     weight_of(phi_bar).noalias() += inv_n * (work_.delta.transpose() * work_.x);
     phi_bar.tail(hidden_) += inv_n * work_.delta.colwise().sum().transpose();
+  }
+
+  // d_theta zeroed and d_phi sized, and views of their weight blocks (hidden × visible, row-major).
+  std::pair<Eigen::Map<RowMajorMatrix<S>>, Eigen::Map<RowMajorMatrix<S>>> gradient_views(
+      const GaussianBernoulliRBM<S>& model, Vector<S>& d_theta, Vector<S>& d_phi) const {
+    d_theta.setZero(model.num_params());
+    d_phi.resize(phi_.size());
+    return {Eigen::Map<RowMajorMatrix<S>>(d_theta.data(), hidden_, visible_),
+            Eigen::Map<RowMajorMatrix<S>>(d_phi.data(), hidden_, visible_)};
   }
 
   // J(θ, φ) on work_.x, work_.r; with gradients, ∂J/∂θ and ∂J/∂φ.
   S upper(const GaussianBernoulliRBM<S>& model, const Vector<S>& phi, Vector<S>& d_theta, Vector<S>& d_phi,
           bool with_gradients) const {
     forward(phi);
-    const Index n = work_.x.rows();
+    Workspace& w = work_;
+    const Index n = w.x.rows();
     const S inv_n = S(1) / static_cast<S>(n);
     const auto W = model.weight();
     const auto A = weight_of(phi);
-    const Vector<S> lambda = (S(-2) * model.log_std().array()).exp();
-    const RowMajorMatrix<S> B = W - A;
-    const auto mu = work_.mu.array();
-    const Matrix<S> slope = (mu * (S(1) - mu)).matrix();  // μ'
-    work_.centred = work_.x.rowwise() - model.visible_bias().transpose();
+    w.lambda = (S(-2) * model.log_std().array()).exp();
+    w.B = W - A;
+    const auto mu = w.mu.array();
+    w.slope = mu * (S(1) - mu);  // μ'
+    const auto slope = w.slope.array();
+    w.centred = w.x.rowwise() - model.visible_bias().transpose();
     // ŝ̄ = −λ ⊙ (x − b) + Wᵀμ, one row per sample.
-    work_.score.noalias() = work_.mu * W;
-    work_.score -= (work_.centred.array().rowwise() * lambda.transpose().array()).matrix();
+    w.score.noalias() = w.mu * W;
+    w.score -= (w.centred.array().rowwise() * w.lambda.transpose().array()).matrix();
     double value = 0;
-    Matrix<S> gamma;  // ∂J/∂z, n × m
-    Matrix<S> theta_w_left, theta_w_right, phi_direct_left;  // W-gradient factors
     if (options_.objective == BiSMObjective::Denoising) {
-      const Vector<S> b_norms = B.rowwise().squaredNorm();
-      work_.score -= work_.r;  // e = ŝ̄ − t
-      value = 0.5 * work_.score.template cast<double>().squaredNorm() +
-              0.5 * (slope * b_norms).template cast<double>().sum();
+      w.b_norms = w.B.rowwise().squaredNorm();
+      w.score -= w.r;  // e = ŝ̄ − t
+      value = 0.5 * w.score.template cast<double>().squaredNorm() +
+              0.5 * (slope.rowwise() * w.b_norms.transpose().array()).template cast<double>().sum();
       if (with_gradients) {
-        gamma = (slope.array() * ((work_.score * W.transpose()).array() +
-                                  S(0.5) * ((S(1) - S(2) * mu).rowwise() * b_norms.transpose().array())))
-                    .matrix();
-        d_theta.setZero(model.num_params());
-        Eigen::Map<RowMajorMatrix<S>> gW(d_theta.data(), hidden_, visible_);
-        const Vector<S> slope_sum = slope.colwise().sum().transpose();
-        gW.noalias() = work_.mu.transpose() * work_.score;
-        gW += (B.array().colwise() * slope_sum.array()).matrix();
+        auto [gW, gA] = gradient_views(model, d_theta, d_phi);
+        // γ = ∂J/∂z (times n), n × m.
+        w.gamma.noalias() = w.score * W.transpose();
+        w.gamma.array() = slope * (w.gamma.array() +
+                                   S(0.5) * ((S(1) - S(2) * mu).rowwise() * w.b_norms.transpose().array()));
+        w.slope_sum = w.slope.colwise().sum().transpose();
+        gW.noalias() = w.mu.transpose() * w.score;
+        gW += (w.B.array().colwise() * w.slope_sum.array()).matrix();
         gW *= inv_n;
-        d_theta.segment(hidden_ * visible_, visible_) = inv_n * lambda.cwiseProduct(work_.score.colwise().sum().transpose());
-        d_theta.tail(visible_) =
-            (S(2) * inv_n) *
-            lambda.cwiseProduct((work_.centred.array() * work_.score.array()).colwise().sum().transpose().matrix());
-        d_phi.resize(phi_.size());
-        Eigen::Map<RowMajorMatrix<S>> gA(d_phi.data(), hidden_, visible_);
-        gA.noalias() = gamma.transpose() * work_.x;
-        gA -= (B.array().colwise() * slope_sum.array()).matrix();
+        w.column_sum = w.score.colwise().sum().transpose();
+        d_theta.segment(hidden_ * visible_, visible_) = inv_n * w.lambda.cwiseProduct(w.column_sum);
+        w.column_sum = (w.centred.array() * w.score.array()).colwise().sum().transpose();
+        d_theta.tail(visible_) = (S(2) * inv_n) * w.lambda.cwiseProduct(w.column_sum);
+        gA.noalias() = w.gamma.transpose() * w.x;
+        gA -= (w.B.array().colwise() * w.slope_sum.array()).matrix();
         gA *= inv_n;
-        d_phi.tail(hidden_) = inv_n * gamma.colwise().sum().transpose();
+        d_phi.tail(hidden_) = inv_n * w.gamma.colwise().sum().transpose();
       }
     } else {
-      const Matrix<S>& U = work_.r;
-      const Vector<S> p = (U.array() * work_.score.array()).rowwise().sum();  // uᵀŝ̄
-      const Matrix<S> beta = U * B.transpose(), alpha = U * A.transpose();
-      value = 0.5 * p.template cast<double>().squaredNorm() +
-              (slope.array() * (S(0.5) * beta.array().square() + alpha.array().square())).template cast<double>().sum() -
-              (U.array().square().rowwise() * lambda.transpose().array()).template cast<double>().sum();
+      const Matrix<S>& U = w.r;
+      w.p = (U.array() * w.score.array()).rowwise().sum();  // uᵀŝ̄
+      w.gamma.noalias() = U * W.transpose();               // uᵀW_j, then γ below
+      w.alpha.noalias() = U * A.transpose();
+      w.beta = w.gamma - w.alpha;                          // uᵀB_j, B = W − A
+      const auto alpha = w.alpha.array(), beta = w.beta.array();
+      value = 0.5 * w.p.template cast<double>().squaredNorm() +
+              (slope * (S(0.5) * beta.square() + alpha.square())).template cast<double>().sum() -
+              (U.array().square().rowwise() * w.lambda.transpose().array()).template cast<double>().sum();
       if (with_gradients) {
-        gamma = (slope.array() * ((U * W.transpose()).array().colwise() * p.array() +
-                                  (S(1) - S(2) * mu) * (S(0.5) * beta.array().square() + alpha.array().square())))
-                    .matrix();
-        d_theta.setZero(model.num_params());
-        Eigen::Map<RowMajorMatrix<S>> gW(d_theta.data(), hidden_, visible_);
-        const Matrix<S> left = ((work_.mu.array().colwise() * p.array()) + slope.array() * beta.array()).matrix();
-        gW.noalias() = inv_n * (left.transpose() * U);
-        const Matrix<S> pu = (U.array().colwise() * p.array()).matrix();
-        d_theta.segment(hidden_ * visible_, visible_) = inv_n * lambda.cwiseProduct(pu.colwise().sum().transpose());
-        d_theta.tail(visible_) =
-            (S(2) * inv_n) *
-            lambda.cwiseProduct(((pu.array() * work_.centred.array()) + U.array().square()).colwise().sum().transpose().matrix());
-        d_phi.resize(phi_.size());
-        Eigen::Map<RowMajorMatrix<S>> gA(d_phi.data(), hidden_, visible_);
-        const Matrix<S> direct = (slope.array() * (S(2) * alpha.array() - beta.array())).matrix();
-        gA.noalias() = gamma.transpose() * work_.x;
-        gA.noalias() += direct.transpose() * U;
+        auto [gW, gA] = gradient_views(model, d_theta, d_phi);
+        w.gamma.array() = slope * (w.gamma.array().colwise() * w.p.array() +
+                                   (S(1) - S(2) * mu) * (S(0.5) * beta.square() + alpha.square()));
+        w.left = (w.mu.array().colwise() * w.p.array()) + slope * beta;
+        gW.noalias() = inv_n * (w.left.transpose() * U);
+        w.pu = (U.array().colwise() * w.p.array()).matrix();
+        w.column_sum = w.pu.colwise().sum().transpose();
+        d_theta.segment(hidden_ * visible_, visible_) = inv_n * w.lambda.cwiseProduct(w.column_sum);
+        w.column_sum = ((w.pu.array() * w.centred.array()) + U.array().square()).colwise().sum().transpose();
+        d_theta.tail(visible_) = (S(2) * inv_n) * w.lambda.cwiseProduct(w.column_sum);
+        w.left = slope * (S(2) * alpha - beta);  // the direct term of ∂J/∂A
+        gA.noalias() = w.gamma.transpose() * w.x;
+        gA.noalias() += w.left.transpose() * U;
         gA *= inv_n;
-        d_phi.tail(hidden_) = inv_n * gamma.colwise().sum().transpose();
+        d_phi.tail(hidden_) = inv_n * w.gamma.colwise().sum().transpose();
       }
     }
     return static_cast<S>(value / static_cast<double>(n));
@@ -400,50 +406,60 @@ class BiSM {
   S hypergradient(std::string_view where, const GaussianBernoulliRBM<S>& model, Vector<S>& grad) const {
     const AdamOptions& o = options_.posterior_optimizer;
     const Index N = options_.unroll_steps, P = phi_.size();
+    const auto steps = static_cast<std::size_t>(N);
     const S beta1 = static_cast<S>(o.beta1), beta2 = static_cast<S>(o.beta2), eps = static_cast<S>(o.eps);
     const S lr = static_cast<S>(o.lr);
-    work_.phis.assign(static_cast<std::size_t>(N + 1), phi_);
-    work_.grads.resize(static_cast<std::size_t>(N));
-    work_.firsts.resize(static_cast<std::size_t>(N));
-    work_.seconds.resize(static_cast<std::size_t>(N));
-    work_.zs.resize(static_cast<std::size_t>(N));
-    work_.mus.resize(static_cast<std::size_t>(N));
-    std::vector<S> c1(static_cast<std::size_t>(N)), c2(static_cast<std::size_t>(N));
-    Vector<S> m = optimizer_.first_moment(), v = optimizer_.second_moment();
-    for (Index k = 0; k < N; ++k) {
-      const auto K = static_cast<std::size_t>(k);
-      lower_gradient(work_.phis[K], work_.grads[K]);
-      work_.zs[K] = work_.z;  // the reverse pass needs z and μ at φ_k again
-      work_.mus[K] = work_.mu;
-      const double t = static_cast<double>(optimizer_.step_count() + k + 1);
-      c1[K] = static_cast<S>(1.0 - std::pow(o.beta1, t));
-      c2[K] = static_cast<S>(1.0 - std::pow(o.beta2, t));
-      const auto& g = work_.grads[K].array();
-      m = (beta1 * m.array() + (S(1) - beta1) * g).matrix();
-      v = (beta2 * v.array() + (S(1) - beta2) * g * g).matrix();
-      work_.firsts[K] = m;
-      work_.seconds[K] = v;
-      work_.phis[K + 1] =
-          (work_.phis[K].array() - lr * (m.array() / c1[K]) / ((v.array() / c2[K]).sqrt() + eps)).matrix();
+    Workspace& w = work_;
+    w.phis.resize(steps + 1);
+    w.phis[0] = phi_;
+    for (auto* list : {&w.grads, &w.firsts, &w.seconds}) list->resize(steps);
+    w.zs.resize(steps);
+    w.mus.resize(steps);
+    w.c1.resize(steps);
+    w.c2.resize(steps);
+    w.m = optimizer_.first_moment();
+    w.v = optimizer_.second_moment();
+    for (std::size_t k = 0; k < steps; ++k) {
+      lower_gradient(w.phis[k], w.grads[k]);
+      w.zs[k] = w.z;  // the reverse pass needs z and μ at φ_k again
+      w.mus[k] = w.mu;
+      const double t = static_cast<double>(optimizer_.step_count()) + static_cast<double>(k + 1);
+      w.c1[k] = static_cast<S>(1.0 - std::pow(o.beta1, t));
+      w.c2[k] = static_cast<S>(1.0 - std::pow(o.beta2, t));
+      const auto g = w.grads[k].array();
+      w.m = (beta1 * w.m.array() + (S(1) - beta1) * g).matrix();
+      w.v = (beta2 * w.v.array() + (S(1) - beta2) * g * g).matrix();
+      w.firsts[k] = w.m;
+      w.seconds[k] = w.v;
+      w.phis[k + 1] =
+          (w.phis[k].array() - lr * (w.m.array() / w.c1[k]) / ((w.v.array() / w.c2[k]).sqrt() + eps)).matrix();
     }
-    Vector<S> d_phi;
-    const S loss = upper(model, work_.phis[static_cast<std::size_t>(N)], grad, d_phi, true);
+    const S loss = upper(model, w.phis[steps], grad, w.phi_bar, true);
     check_finite(where, "loss", loss);
-    Vector<S> phi_bar = d_phi, m_bar = Vector<S>::Zero(P), v_bar = Vector<S>::Zero(P), g_bar(P);
-    for (Index k = N - 1; k >= 0; --k) {
-      const auto K = static_cast<std::size_t>(k);
-      const auto m_next = work_.firsts[K].array(), v_next = work_.seconds[K].array();
-      const Eigen::Array<S, Eigen::Dynamic, 1> root = (v_next / c2[K]).sqrt(), denominator = root + eps;
-      m_bar.array() -= lr * phi_bar.array() / (c1[K] * denominator);
+    w.m_bar.setZero(P);
+    w.v_bar.setZero(P);
+    w.mixed_sum.setZero(w.x.rows(), hidden_);
+    for (std::size_t k = steps; k-- > 0;) {
+      const auto m_next = w.firsts[k].array(), v_next = w.seconds[k].array();
+      w.root = (v_next / w.c2[k]).sqrt();
+      w.denominator = w.root + eps;
+      w.m_bar.array() -= lr * w.phi_bar.array() / (w.c1[k] * w.denominator);
       // ∂φ'/∂v' = α m̂ / D² · 1/(2 c₂ √(v'/c₂)); zero where v' = 0 (the gradient was 0 all along).
-      v_bar.array() += (root > S(0)).select(
-          lr * phi_bar.array() * (m_next / c1[K]) / (denominator.square() * (S(2) * c2[K] * root)), S(0));
-      g_bar = ((S(1) - beta1) * m_bar.array() + S(2) * (S(1) - beta2) * work_.grads[K].array() * v_bar.array()).matrix();
-      work_.z.swap(work_.zs[K]);
-      work_.mu.swap(work_.mus[K]);
-      add_second_derivatives(g_bar, phi_bar, grad);
-      m_bar *= beta1;
-      v_bar *= beta2;
+      w.v_bar.array() += (w.root > S(0)).select(
+          lr * w.phi_bar.array() * (m_next / w.c1[k]) / (w.denominator.square() * (S(2) * w.c2[k] * w.root)), S(0));
+      w.g_bar = ((S(1) - beta1) * w.m_bar.array() + S(2) * (S(1) - beta2) * w.grads[k].array() * w.v_bar.array())
+                    .matrix();
+      w.z.swap(w.zs[k]);
+      w.mu.swap(w.mus[k]);
+      add_second_derivatives(w.g_bar, w.phi_bar);
+      w.m_bar *= beta1;
+      w.v_bar *= beta2;
+    }
+    if (N > 0) {  // θ̄: ∂/∂W = −(1/n) Σ_k (μ' ⊙ ż)_kᵀ x, ∂/∂c = −(1/n) Σ_k Σ_r (μ' ⊙ ż)_k,r
+      const S inv_n = S(1) / static_cast<S>(w.x.rows());
+      Eigen::Map<RowMajorMatrix<S>> theta_W(grad.data(), hidden_, visible_);
+      theta_W.noalias() -= inv_n * (w.mixed_sum.transpose() * w.x);
+      grad.segment(hidden_ * visible_ + visible_, hidden_) -= inv_n * w.mixed_sum.colwise().sum().transpose();
     }
     check_finite(where, "gradient", grad);
     return loss;
@@ -478,11 +494,18 @@ class BiSM {
                                                   ") must be 0: the unrolled steps are differentiated without it"));
   }
 
+  // Everything an update needs, kept between updates so that its storage only grows.
   struct Workspace {
     Matrix<S> x, r, z, mu, z_star, delta, z_dot, centred, score;
-    Vector<S> g;
+    Matrix<S> slope, gamma, alpha, beta, left, pu, mixed_sum;  // n × m (pu: n × d)
+    RowMajorMatrix<S> B;                                        // W − A
+    Vector<S> g, lambda, b_norms, slope_sum, column_sum, p;
+    Vector<S> m, v, phi_bar, m_bar, v_bar, g_bar, phi_before;
+    Eigen::Array<S, Eigen::Dynamic, 1> root, denominator;
+    std::vector<S> c1, c2;  // Adam's bias corrections at each unrolled step
     std::vector<Vector<S>> phis, grads, firsts, seconds;
     std::vector<Matrix<S>> zs, mus;  // z and μ at each unrolled φ_k
+    std::optional<Adam<S>> optimizer_before;
   };
 
   BiSMOptions options_;

@@ -24,7 +24,7 @@ namespace ratiomatch {
 /// kernel (bias O(σ²)); it needs no second derivative. Gradient:
 /// `∇_θ J = ∇_θ Σ_r D_rᵀ ∇_v F(ṽ_r)` with `D_r = (∇_v F(ṽ_r) − ε_r/σ)/n` (the mixed gradient).
 ///
-/// Randomness: one `standard_normal(rng)` per entry, column by column; the same engine state
+/// Randomness: `fill_standard_normal(noise, rng)` (column by column); the same engine state
 /// gives the same loss and gradient. Units: nats per unit² of `v`. Holds no state.
 class DenoisingScoreMatching {
  public:
@@ -59,8 +59,7 @@ class DenoisingScoreMatching {
     using S = typename M::Scalar;
     check_real_batch(where, V, model.dim());
     Matrix<S> noise(V.rows(), V.cols()), G;
-    for (Index i = 0; i < V.cols(); ++i)
-      for (Index r = 0; r < V.rows(); ++r) noise(r, i) = static_cast<S>(standard_normal(rng));
+    fill_standard_normal(noise, rng);
     const Matrix<S> noisy = V + static_cast<S>(noise_std_) * noise;
     model.input_gradient(noisy, G);
     G -= noise / static_cast<S>(noise_std_);  // the residual ∇F(ṽ) − ε/σ

@@ -22,8 +22,7 @@ namespace ratiomatch {
 /// Laplacian. Gradient: the mixed gradient with `D_r = (u_rᵀ∇_v F(v_r)) u_r / (nM)` minus
 /// `(1/(nM)) Σ ∇_θ (uᵀ∇²_v F u)` (the model's Hessian-quadratic gradient).
 ///
-/// Randomness: each entry of `u` is −1 when `uniform_open01(rng) < ½`, column by column,
-/// projection after projection. Units: nats per unit² of `v`.
+/// Randomness: `fill_rademacher(u, rng)` (column by column), projection after projection. Units: nats per unit² of `v`.
 /// Holds no state.
 class SlicedScoreMatching {
  public:
@@ -63,8 +62,7 @@ class SlicedScoreMatching {
     double total = 0;
     if (grad != nullptr) grad->setZero(model.num_params());
     for (Index k = 0; k < num_projections_; ++k) {
-      for (Index i = 0; i < V.cols(); ++i)
-        for (Index r = 0; r < V.rows(); ++r) U(r, i) = uniform_open01(rng) < 0.5 ? S(-1) : S(1);
+      fill_rademacher(U, rng);
       projected = (U.array() * G.array()).rowwise().sum();  // uᵀ∇F
       model.hessian_quadratic(V, U, quadratic);
       total += 0.5 * projected.template cast<double>().squaredNorm() - quadratic.template cast<double>().sum();
