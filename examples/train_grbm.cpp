@@ -225,9 +225,12 @@ int train(const Estimator& estimator, const Settings& s) {
   });
   std::mt19937_64 rng(s.seed * 2654435761u + 31);
   if (s.resume) trainer.resume(trainer.checkpoint_path(), rng);
+  // Rows are drawn from a row-major copy: one contiguous read each (a row of the column-major
+  // matrix touches d cache lines).
+  const RowMajorMatrix<S> train_rows = data.train;
   auto next_batch = [&](Matrix<S>& batch, std::mt19937_64& r) {
     batch.resize(s.batch, d);
-    for (Index k = 0; k < s.batch; ++k) batch.row(k) = data.train.row(uniform_index(r, data.train.rows()));
+    for (Index k = 0; k < s.batch; ++k) batch.row(k) = train_rows.row(uniform_index(r, train_rows.rows()));
   };
   const TrainResult result = trainer.run(next_batch, rng);
 

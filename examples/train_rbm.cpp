@@ -91,9 +91,12 @@ int train_with(const Estimator& estimator, const Settings& s) {
                                                  .checkpoint_every = 1000, .out_dir = s.out, .tag = tag.str(),
                                                  .max_seconds = s.time_budget}));
   std::mt19937_64 rng(s.seed * 2654435761u + 29);
+  // Batches are drawn row by row: from a row-major copy each row is one contiguous read, where a
+  // row of the column-major matrix touches d cache lines.
+  const RowMajorMatrix<float> train_rows = train_bits;
   auto next_batch = [&](Matrix<float>& batch, std::mt19937_64& r) {
     batch.resize(s.batch, d);
-    for (Index k = 0; k < s.batch; ++k) batch.row(k) = train_bits.row(uniform_index(r, train_bits.rows()));
+    for (Index k = 0; k < s.batch; ++k) batch.row(k) = train_rows.row(uniform_index(r, train_rows.rows()));
   };
   const TrainResult result = trainer.run(next_batch, rng);
   if (result.failed) {

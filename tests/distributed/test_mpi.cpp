@@ -105,6 +105,15 @@ TEST_CASE("DataParallel returns the whole batch's loss and gradient on every ran
     CHECK((g_parallel - g_single).cwiseAbs().maxCoeff() <= 1e-13 * g_single.cwiseAbs().maxCoeff());
   }
   CHECK(same_on_every_rank(g_parallel));
+  // Summed on every rank after an allgather or on rank 0 after a gather: the same bits (both
+  // after the same calls, since the models' workspaces only grow and their shape steers Eigen's
+  // kernels).
+  const mpi::DataParallel through_root(exact, MPI_COMM_WORLD, 0.0);
+  std::mt19937_64 again(3), once_more(3);
+  Vector<double> g_root, g_everywhere;
+  const double loss_root = through_root.loss_and_gradient(model, X, again, g_root);
+  CHECK(parallel.loss_and_gradient(model, X, once_more, g_everywhere) == loss_root);
+  CHECK(g_root == g_everywhere);
   // The caller's engine advances alike on every rank.
   Vector<double> next(1);
   next(0) = static_cast<double>(rng() >> 11);

@@ -116,16 +116,18 @@ void broadcast_parameters(M& model, MPI_Comm comm = MPI_COMM_WORLD) {
 ///
 ///     L = Σ_r (n_r / n) L_r,   ∇L = Σ_r (n_r / n) ∇L_r,
 ///
-/// `L_r` the wrapped estimator's mean loss over rank r's `n_r` rows. The sum is formed on rank 0
-/// in rank order (gather, then broadcast), so the result does not depend on MPI's reduction
-/// algorithm and a run is reproducible for a fixed number of processes. With one process the
+/// `L_r` the wrapped estimator's mean loss over rank r's `n_r` rows. The sum is formed in rank
+/// order from the ranks' messages (each rank sums all of them after an allgather when their total
+/// is at most `allgather_bytes`, 64 MiB by default, otherwise rank 0 after a gather, then broadcasts), so the result does not
+/// depend on MPI's reduction algorithm and a run is reproducible for a fixed number of processes. With one process the
 /// wrapped estimator is called on the whole batch with the caller's engine: bit for bit the
 /// undistributed step. With several, the estimator's own randomness (sampled flips, noise) comes
 /// from an engine seeded with one word of the caller's engine and the rank, so the caller's
 /// engine advances alike on every rank and each rank draws differently.
 ///
-/// Cost per update: a gather of `num_params + 2` scalars from every rank into rank 0 and a
-/// broadcast of as many back. A numerical failure on any rank (`NumericalError`) is thrown on
+/// Cost per update: every rank sends `num_params + 2` scalars and receives them from every other
+/// rank (allgather; memory `P (num_params + 2)` scalars per rank), or above 64 MiB a gather into
+/// rank 0 and a broadcast back. A numerical failure on any rank (`NumericalError`) is thrown on
 /// every rank after the exchange, naming the first failing rank, so no rank is left waiting.
 /// Stateful estimators (persistent chains) are not supported: their state differs per rank and
 /// a checkpoint holds one.
@@ -139,11 +141,15 @@ class DataParallel {
  public:
   /// @param estimator kept by reference
   /// @param comm the processes sharing each batch
-  DataParallel(const Estimator& estimator, MPI_Comm comm = MPI_COMM_WORLD) : estimator_(estimator), comm_(comm) {
+  /// @param allgather_bytes up to this total of all ranks' messages, every rank receives them all
+  ///   and sums itself (one exchange); above it, rank 0 sums and broadcasts (memory on one rank only)
+  explicit DataParallel(const Estimator& estimator, MPI_Comm comm = MPI_COMM_WORLD,
+                        double allgather_bytes = 64.0 * 1024 * 1024)
+      : estimator_(estimator), comm_(comm), allgather_bytes_(allgather_bytes) {
     detail::check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     detail::check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
   }
-  DataParallel(const Estimator&& estimator, MPI_Comm comm = MPI_COMM_WORLD) = delete;
+  DataParallel(const Estimator&& estimator, MPI_Comm comm = MPI_COMM_WORLD, double allgather_bytes = 0) = delete;
 
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -184,23 +190,24 @@ class DataParallel {
     }
     const double exchange_begin = MPI_Wtime();
     Vector<S>& gathered = work<S>().gathered;
-    if (rank_ == 0) gathered.resize((p + 2) * size_);
-    detail::check(MPI_Gather(send.data(), static_cast<int>(p + 2), detail::datatype<S>(), gathered.data(),
-                             static_cast<int>(p + 2), detail::datatype<S>(), 0, comm_),
-                  "MPI_Gather");
-    if (rank_ == 0) {
-      // The rank-ordered sum; the flag slot records the first failing rank + 1 (0: none).
-      send.setZero();
-      for (int r = 0; r < size_; ++r) {
-        const auto part = gathered.segment(static_cast<Index>(r) * (p + 2), p + 2);
-        if (part(p + 1) != 0) {
-          if (send(p + 1) == 0) send(p + 1) = static_cast<S>(r + 1);
-          continue;
-        }
-        send.head(p + 1) += part.head(p + 1);
-      }
+    const auto message = static_cast<int>(p + 2);
+    // Every rank gets every message and sums them itself when that fits (one exchange); else rank
+    // 0 sums and broadcasts. The sum is the same, in the same order, either way.
+    const bool everywhere = static_cast<double>(size_) * static_cast<double>(p + 2) * sizeof(S) <= allgather_bytes_;
+    if (everywhere) {
+      gathered.resize((p + 2) * size_);
+      detail::check(MPI_Allgather(send.data(), message, detail::datatype<S>(), gathered.data(), message,
+                                  detail::datatype<S>(), comm_),
+                    "MPI_Allgather");
+      rank_ordered_sum(gathered, p, send);
+    } else {
+      if (rank_ == 0) gathered.resize((p + 2) * size_);
+      detail::check(MPI_Gather(send.data(), message, detail::datatype<S>(), gathered.data(), message,
+                               detail::datatype<S>(), 0, comm_),
+                    "MPI_Gather");
+      if (rank_ == 0) rank_ordered_sum(gathered, p, send);
+      broadcast<S>(send, comm_);
     }
-    broadcast<S>(send, comm_);
     exchange_seconds_ += MPI_Wtime() - exchange_begin;
     const int failed_rank = static_cast<int>(send(p + 1)) - 1;
     if (failed_rank >= 0) {
@@ -212,6 +219,21 @@ class DataParallel {
   }
 
  private:
+  // The messages' sum in rank order, from zero; the flag slot gets the first failing rank + 1
+  // (0: none), and a failed rank's numbers are left out.
+  template <class S>
+  void rank_ordered_sum(const Vector<S>& gathered, Index p, Vector<S>& sum) const {
+    sum.setZero();
+    for (int r = 0; r < size_; ++r) {
+      const auto part = gathered.segment(static_cast<Index>(r) * (p + 2), p + 2);
+      if (part(p + 1) != 0) {
+        if (sum(p + 1) == 0) sum(p + 1) = static_cast<S>(r + 1);
+        continue;
+      }
+      sum.head(p + 1) += part.head(p + 1);
+    }
+  }
+
   template <class Rng>
   std::uint64_t local_seed(Rng& rng) const {
     const auto word = static_cast<std::uint64_t>(rng());
@@ -238,6 +260,7 @@ class DataParallel {
 
   const Estimator& estimator_;
   MPI_Comm comm_;
+  double allgather_bytes_;
   int rank_ = 0, size_ = 1;
   mutable double exchange_seconds_ = 0;
   mutable Work<float> single_;
