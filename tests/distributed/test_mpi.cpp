@@ -1,4 +1,4 @@
-// Data-parallel training on MPI. Run with any number of processes (CTest runs 1 and 2): every
+// Data-parallel training on MPI. Run with any number of processes (CTest runs 1, 2 and 3): every
 // rank runs every test case, and the checks that need several processes say so.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
@@ -105,10 +105,10 @@ TEST_CASE("DataParallel returns the whole batch's loss and gradient on every ran
     CHECK((g_parallel - g_single).cwiseAbs().maxCoeff() <= 1e-13 * g_single.cwiseAbs().maxCoeff());
   }
   CHECK(same_on_every_rank(g_parallel));
-  // Summed on every rank after an allgather or on rank 0 after a gather: the same bits (both
+  // Summed in segments on every rank or whole on rank 0: the same bits (both
   // after the same calls, since the models' workspaces only grow and their shape steers Eigen's
   // kernels).
-  const mpi::DataParallel through_root(exact, MPI_COMM_WORLD, 0.0);
+  const mpi::DataParallel through_root(exact, MPI_COMM_WORLD, mpi::Reduction::ThroughRoot);
   std::mt19937_64 again(3), once_more(3);
   Vector<double> g_root, g_everywhere;
   const double loss_root = through_root.loss_and_gradient(model, X, again, g_root);

@@ -109,6 +109,17 @@ void broadcast_parameters(M& model, MPI_Comm comm = MPI_COMM_WORLD) {
   broadcast<typename M::Scalar>(params, comm);
 }
 
+/// @brief How `DataParallel` sums the ranks' messages; both add them in rank order from zero, so
+/// the result is the same to the bit.
+enum class Reduction {
+  /// Each rank sums a 1/P segment of the message from every rank (all-to-all), then every rank
+  /// receives every summed segment (allgather): `2 (P − 1)/P` messages in and out per rank, and
+  /// the summation split P ways.
+  Segmented,
+  /// Rank 0 gathers all P messages, sums them and broadcasts the sum: memory and work on one rank.
+  ThroughRoot,
+};
+
 /// @brief Any estimator made data-parallel: `loss_and_gradient` receives the **global** batch (the
 /// same rows on every rank: draw it from an engine that every rank holds in the same state, as the
 /// trainer's is), takes this rank's share of its rows (`share_of_rows`), and returns the loss and
@@ -116,18 +127,16 @@ void broadcast_parameters(M& model, MPI_Comm comm = MPI_COMM_WORLD) {
 ///
 ///     L = Σ_r (n_r / n) L_r,   ∇L = Σ_r (n_r / n) ∇L_r,
 ///
-/// `L_r` the wrapped estimator's mean loss over rank r's `n_r` rows. The sum is formed in rank
-/// order from the ranks' messages (each rank sums all of them after an allgather when their total
-/// is at most `allgather_bytes`, 64 MiB by default, otherwise rank 0 after a gather, then broadcasts), so the result does not
-/// depend on MPI's reduction algorithm and a run is reproducible for a fixed number of processes. With one process the
+/// `L_r` the wrapped estimator's mean loss over rank r's `n_r` rows. Every entry is summed in
+/// rank order from zero (`Reduction`), so the result does not depend on MPI's reduction
+/// algorithm and a run is reproducible for a fixed number of processes. With one process the
 /// wrapped estimator is called on the whole batch with the caller's engine: bit for bit the
 /// undistributed step. With several, the estimator's own randomness (sampled flips, noise) comes
 /// from an engine seeded with one word of the caller's engine and the rank, so the caller's
 /// engine advances alike on every rank and each rank draws differently.
 ///
-/// Cost per update: every rank sends `num_params + 2` scalars and receives them from every other
-/// rank (allgather; memory `P (num_params + 2)` scalars per rank), or above 64 MiB a gather into
-/// rank 0 and a broadcast back. A numerical failure on any rank (`NumericalError`) is thrown on
+/// Cost per update (`Reduction::Segmented`): every rank sends and receives `2 (P − 1)/P` messages
+/// of `num_params + 2` scalars (the volume of a ring all-reduce), with one message of workspace. A numerical failure on any rank (`NumericalError`) is thrown on
 /// every rank after the exchange, naming the first failing rank, so no rank is left waiting.
 /// Stateful estimators (persistent chains) are not supported: their state differs per rank and
 /// a checkpoint holds one.
@@ -141,15 +150,15 @@ class DataParallel {
  public:
   /// @param estimator kept by reference
   /// @param comm the processes sharing each batch
-  /// @param allgather_bytes up to this total of all ranks' messages, every rank receives them all
-  ///   and sums itself (one exchange); above it, rank 0 sums and broadcasts (memory on one rank only)
+  /// @param reduction how the messages are summed (the same bits either way)
   explicit DataParallel(const Estimator& estimator, MPI_Comm comm = MPI_COMM_WORLD,
-                        double allgather_bytes = 64.0 * 1024 * 1024)
-      : estimator_(estimator), comm_(comm), allgather_bytes_(allgather_bytes) {
+                        Reduction reduction = Reduction::Segmented)
+      : estimator_(estimator), comm_(comm), reduction_(reduction) {
     detail::check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     detail::check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
   }
-  DataParallel(const Estimator&& estimator, MPI_Comm comm = MPI_COMM_WORLD, double allgather_bytes = 0) = delete;
+  DataParallel(const Estimator&& estimator, MPI_Comm comm = MPI_COMM_WORLD,
+               Reduction reduction = Reduction::Segmented) = delete;
 
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -189,25 +198,7 @@ class DataParallel {
       send(p + 1) = 1;
     }
     const double exchange_begin = MPI_Wtime();
-    Vector<S>& gathered = work<S>().gathered;
-    const auto message = static_cast<int>(p + 2);
-    // Every rank gets every message and sums them itself when that fits (one exchange); else rank
-    // 0 sums and broadcasts. The sum is the same, in the same order, either way.
-    const bool everywhere = static_cast<double>(size_) * static_cast<double>(p + 2) * sizeof(S) <= allgather_bytes_;
-    if (everywhere) {
-      gathered.resize((p + 2) * size_);
-      detail::check(MPI_Allgather(send.data(), message, detail::datatype<S>(), gathered.data(), message,
-                                  detail::datatype<S>(), comm_),
-                    "MPI_Allgather");
-      rank_ordered_sum(gathered, p, send);
-    } else {
-      if (rank_ == 0) gathered.resize((p + 2) * size_);
-      detail::check(MPI_Gather(send.data(), message, detail::datatype<S>(), gathered.data(), message,
-                               detail::datatype<S>(), 0, comm_),
-                    "MPI_Gather");
-      if (rank_ == 0) rank_ordered_sum(gathered, p, send);
-      broadcast<S>(send, comm_);
-    }
+    if (reduction_ == Reduction::Segmented) segmented_sum(send, p); else sum_through_root(send, p);
     exchange_seconds_ += MPI_Wtime() - exchange_begin;
     const int failed_rank = static_cast<int>(send(p + 1)) - 1;
     if (failed_rank >= 0) {
@@ -219,19 +210,63 @@ class DataParallel {
   }
 
  private:
-  // The messages' sum in rank order, from zero; the flag slot gets the first failing rank + 1
-  // (0: none), and a failed rank's numbers are left out.
+  // Each rank owns a segment of the message (share_of_rows over its p + 2 entries): every rank
+  // sends each owner its segment (all-to-all), the owner sums the P copies in rank order from zero,
+  // and every rank receives every summed segment (allgather). The flag entry (the last) becomes
+  // the first failing rank + 1, 0 for none.
   template <class S>
-  void rank_ordered_sum(const Vector<S>& gathered, Index p, Vector<S>& sum) const {
-    sum.setZero();
-    for (int r = 0; r < size_; ++r) {
-      const auto part = gathered.segment(static_cast<Index>(r) * (p + 2), p + 2);
-      if (part(p + 1) != 0) {
-        if (sum(p + 1) == 0) sum(p + 1) = static_cast<S>(r + 1);
-        continue;
-      }
-      sum.head(p + 1) += part.head(p + 1);
+  void segmented_sum(Vector<S>& message, Index p) const {
+    Work<S>& w = work<S>();
+    const Index m = p + 2;
+    w.counts.resize(static_cast<std::size_t>(size_));
+    w.offsets.resize(static_cast<std::size_t>(size_));
+    for (int k = 0; k < size_; ++k) {
+      const RowShare segment = share_of_rows(m, k, size_);
+      w.counts[static_cast<std::size_t>(k)] = static_cast<int>(segment.count);
+      w.offsets[static_cast<std::size_t>(k)] = static_cast<int>(segment.begin);
     }
+    const RowShare mine = share_of_rows(m, rank_, size_);
+    const auto own = static_cast<int>(mine.count);
+    w.received.resize(mine.count * size_);
+    w.receive_counts.assign(static_cast<std::size_t>(size_), own);
+    w.receive_offsets.resize(static_cast<std::size_t>(size_));
+    for (int r = 0; r < size_; ++r) w.receive_offsets[static_cast<std::size_t>(r)] = r * own;
+    detail::check(MPI_Alltoallv(message.data(), w.counts.data(), w.offsets.data(), detail::datatype<S>(),
+                                w.received.data(), w.receive_counts.data(), w.receive_offsets.data(),
+                                detail::datatype<S>(), comm_),
+                  "MPI_Alltoallv");
+    auto sum = message.segment(mine.begin, mine.count);  // this rank's message is no longer needed
+    sum.setZero();
+    for (int r = 0; r < size_; ++r) sum += w.received.segment(static_cast<Index>(r) * mine.count, mine.count);
+    if (mine.begin + mine.count == m) {  // the owner of the flag entry
+      S flag = 0;
+      for (int r = 0; r < size_ && flag == 0; ++r)
+        if (w.received(static_cast<Index>(r) * mine.count + mine.count - 1) != 0) flag = static_cast<S>(r + 1);
+      sum(mine.count - 1) = flag;
+    }
+    detail::check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, message.data(), w.counts.data(), w.offsets.data(),
+                                 detail::datatype<S>(), comm_),
+                  "MPI_Allgatherv");
+  }
+
+  // Rank 0 receives every message, sums them in rank order from zero and broadcasts the sum.
+  template <class S>
+  void sum_through_root(Vector<S>& message, Index p) const {
+    Vector<S>& gathered = work<S>().received;
+    const Index m = p + 2;
+    if (rank_ == 0) gathered.resize(m * size_);
+    detail::check(MPI_Gather(message.data(), static_cast<int>(m), detail::datatype<S>(), gathered.data(),
+                             static_cast<int>(m), detail::datatype<S>(), 0, comm_),
+                  "MPI_Gather");
+    if (rank_ == 0) {
+      message.setZero();
+      for (int r = 0; r < size_; ++r) {
+        const auto part = gathered.segment(static_cast<Index>(r) * m, m);
+        message.head(p + 1) += part.head(p + 1);
+        if (message(p + 1) == 0 && part(p + 1) != 0) message(p + 1) = static_cast<S>(r + 1);
+      }
+    }
+    broadcast<S>(message, comm_);
   }
 
   template <class Rng>
@@ -246,8 +281,9 @@ class DataParallel {
 
   template <class S>
   struct Work {
-    Vector<S> send, gathered;
+    Vector<S> send, received;
     Matrix<S> rows;
+    std::vector<int> counts, offsets, receive_counts, receive_offsets;
   };
   template <class S>
   Work<S>& work() const {
@@ -260,7 +296,7 @@ class DataParallel {
 
   const Estimator& estimator_;
   MPI_Comm comm_;
-  double allgather_bytes_;
+  Reduction reduction_;
   int rank_ = 0, size_ = 1;
   mutable double exchange_seconds_ = 0;
   mutable Work<float> single_;
