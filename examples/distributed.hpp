@@ -4,6 +4,8 @@
 // Every process draws the same global batches (the trainer's engine starts alike everywhere) and
 // computes the gradient of its share; rank 0 alone evaluates and writes files.
 
+#include "command_line.hpp"
+
 #include <ratiomatch/core/estimator_state.hpp>
 #include <ratiomatch/train/trainer.hpp>
 
@@ -11,9 +13,12 @@
 #include <ratiomatch/distributed/mpi.hpp>
 #endif
 
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace ratiomatch::examples {
 
@@ -65,6 +70,15 @@ class Distributed {
     return options;
   }
 
+  /// Ends every process of the run with `code` (MPI_Abort): after a failure on some processes
+  /// only, the others would otherwise wait in the next collective for ever.
+  [[noreturn]] void abort(int code) const {
+#ifdef RATIOMATCH_EXAMPLES_MPI
+    if (enabled()) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+    std::exit(code);
+  }
+
   /// Rank 0's parameters on every process.
   template <class M>
   void share_parameters(M& model) const {
@@ -72,6 +86,18 @@ class Distributed {
     if (enabled()) mpi::broadcast_parameters(model);
 #else
     (void)model;
+#endif
+  }
+
+  /// Rank 0's `rows × cols` matrix on every process (resized there).
+  template <class S>
+  void share_matrix(Matrix<S>& matrix, Index rows, Index cols) const {
+#ifdef RATIOMATCH_EXAMPLES_MPI
+    if (!enabled()) return;
+    if (!root()) matrix.resize(rows, cols);
+    mpi::broadcast<S>(Eigen::Map<Vector<S>>(matrix.data(), matrix.size()));
+#else
+    (void)matrix, (void)rows, (void)cols;
 #endif
   }
 
@@ -113,5 +139,21 @@ class Distributed {
 #endif
   int rank_ = 0, size_ = 1;
 };
+
+/// `run_reporting_errors` for a program that may run on several processes: MPI starts first
+/// (`enabled`), `body` runs with it, and a failure on any process — reported by that process —
+/// ends all of them with its exit code rather than leaving the others waiting.
+template <class Body>
+int run_distributed(std::string_view program, bool enabled, int& argc, char**& argv, Body&& body) {
+  std::unique_ptr<Distributed> process;
+  const int started = run_reporting_errors(program, [&] {
+    process = std::make_unique<Distributed>(enabled, argc, argv);
+    return 0;
+  });
+  if (started != 0) return started;
+  const int code = run_reporting_errors(program, std::forward<Body>(body));
+  if (code != 0 && process->size() > 1) process->abort(code);
+  return code;
+}
 
 }  // namespace ratiomatch::examples

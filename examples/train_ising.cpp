@@ -68,7 +68,7 @@ template <class Estimator>
 int train_with(const Estimator& estimator, double temperature, double evaluations_per_iteration, const Settings& s) {
   namespace fs = std::filesystem;
   const auto& process = examples::Distributed::current();
-  fs::create_directories(s.out);
+  if (process.root()) fs::create_directories(s.out);
   const auto truth = IsingModel<S>::periodic_lattice(s.side, static_cast<S>(s.sigma));
   const Index D = truth.dim();
 
@@ -82,16 +82,18 @@ int train_with(const Estimator& estimator, double temperature, double evaluation
   const IsingDataProvenance provenance{.side = s.side, .sigma = s.sigma, .samples = s.samples + s.heldout,
                                        .sweeps = s.sweeps > 0 ? s.sweeps : std::max<Index>(1, 1000000 / D),
                                        .seed = s.seed};
-  if (!s.data_file.empty() && fs::exists(s.data_file)) {
+  // Rank 0 loads or draws the data and sends it to every other process.
+  if (!process.root()) {
+  } else if (!s.data_file.empty() && fs::exists(s.data_file)) {
     data = load_ising_data<S>(s.data_file, provenance);
   } else {
     std::mt19937_64 data_rng(s.seed * 1000003 + static_cast<std::uint64_t>(s.side) * 7 +
                              static_cast<std::uint64_t>(std::lround(s.sigma * 1000)));
-    if (process.root())
-      std::cerr << "drawing " << provenance.samples << " samples with " << provenance.sweeps << " Gibbs sweeps each\n";
-    data = sample_ising_data(truth, provenance.samples, provenance.sweeps, data_rng);  // alike on every process
-    if (process.root()) save_ising_data(data_path, data, provenance);
+    std::cerr << "drawing " << provenance.samples << " samples with " << provenance.sweeps << " Gibbs sweeps each\n";
+    data = sample_ising_data(truth, provenance.samples, provenance.sweeps, data_rng);
+    save_ising_data(data_path, data, provenance);
   }
+  process.share_matrix(data, provenance.samples, D);
   const Matrix<S> heldout = data.bottomRows(s.heldout);
   data.conservativeResize(s.samples, Eigen::NoChange);
   const double data_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
@@ -235,8 +237,7 @@ int main(int argc, char** argv) {
   app.add_flag("--distributed", s.distributed,
                "data-parallel over the MPI processes (mpirun -np P ...): each takes 1/P of every batch");
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
-  return examples::run_reporting_errors("train_ising", [&] {
-    const examples::Distributed process(s.distributed, argc, argv);
+  return examples::run_distributed("train_ising", s.distributed, argc, argv, [&] {
     const double D = static_cast<double>(s.side * s.side);
     const IsingCouplingL1 penalty{s.l1};
     if (s.method == "pcd-gibbs")

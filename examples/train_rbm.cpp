@@ -70,7 +70,7 @@ double base_rate_log_likelihood(const Matrix<float>& train, const Matrix<float>&
 template <class Estimator>
 int train_with(const Estimator& estimator, const Settings& s) {
   const auto& process = examples::Distributed::current();
-  std::filesystem::create_directories(s.out);
+  if (process.root()) std::filesystem::create_directories(s.out);
   const Matrix<float> train_bits = first_rows(binarised(read_fashion_mnist_images("train", s.data_dir), s, s.seed), s.train_subset);
   const Matrix<float> test_bits = first_rows(binarised(read_fashion_mnist_images("test", s.data_dir), s, s.seed + 1), s.test_subset);
   const Index d = train_bits.cols();
@@ -214,8 +214,7 @@ int main(int argc, char** argv) {
   app.add_flag("--distributed", s.distributed,
                "data-parallel over the MPI processes (mpirun -np P ...): each takes 1/P of every batch");
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
-  return examples::run_reporting_errors("train_rbm", [&]() -> int {
-    const examples::Distributed process(s.distributed, argc, argv);
+  return examples::run_distributed("train_rbm", s.distributed, argc, argv, [&]() -> int {
     try {
       if (s.estimator == "cd") return train(ContrastiveDivergence(BlockGibbsSampler(), s.cd_steps), s);
       if (s.estimator == "pcd") return train(PersistentContrastiveDivergence(BlockGibbsSampler(), s.batch, s.cd_steps), s);

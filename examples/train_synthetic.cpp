@@ -118,7 +118,7 @@ RgbImage samples_image(const Points& data, const Points& samples, double extent,
 template <class Estimator>
 int train_with(const Estimator& estimator, double temperature, const Settings& s, Toy2d toy) {
   const auto& process = examples::Distributed::current();
-  std::filesystem::create_directories(s.out);
+  if (process.root()) std::filesystem::create_directories(s.out);
   std::mt19937_64 setup_rng(s.seed);
   const auto encoder = GrayCodeEncoder::fit(s.dim, sample_toy2d(toy, 5000, setup_rng));
   MlpEnergy<float> model(s.dim, s.hidden, parse_activation(s.activation));
@@ -325,8 +325,7 @@ int main(int argc, char** argv) {
   app.add_flag("--distributed", s.distributed,
                "data-parallel over the MPI processes (mpirun -np P ...): each takes 1/P of every batch");
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
-  return examples::run_reporting_errors("train_synthetic", [&] {
-    const examples::Distributed process(s.distributed, argc, argv);
+  return examples::run_distributed("train_synthetic", s.distributed, argc, argv, [&] {
     const Toy2d toy = parse_toy2d(s.data);
     // Persistent contrastive divergence (maximum likelihood) with one chain per batch row.
     if (s.estimator == "pcd-gwg")

@@ -59,16 +59,24 @@ TEST_CASE("fill_standard_normal: both variates of each pair, N(0, 1) moments, un
 }
 
 TEST_CASE("fill_rademacher: one engine word serves 64 or 32 signs, or one uniform per sign", "[core][random]") {
-  SECTION("64-bit engine: entry k is −1 when bit k of the word is set") {
+  SECTION("64-bit engine: entry k is −1 when bit 63 − k of the word is set (highest first)") {
     std::mt19937_64 rng(5), copy(5);
     Eigen::ArrayXd u(130);
     fill_rademacher(u, rng);
     for (Index start = 0; start < 130; start += 64) {
       const std::uint64_t word = copy();
       for (Index k = start; k < std::min<Index>(130, start + 64); ++k)
-        CHECK(u(k) == (((word >> (k - start)) & 1u) ? -1.0 : 1.0));
+        CHECK(u(k) == (((word >> (63 - (k - start))) & 1u) ? -1.0 : 1.0));
     }
     CHECK(rng() == copy());  // three words taken, no more
+  }
+  SECTION("a view with gaps is refused rather than written outside itself") {
+    std::mt19937_64 rng(5);
+    Eigen::MatrixXd M = Eigen::MatrixXd::Zero(4, 3);
+    auto block = M.topRows(2);
+    CHECK_THROWS_AS(fill_rademacher(block, rng), std::invalid_argument);
+    CHECK_THROWS_AS(fill_standard_normal(block, rng), std::invalid_argument);
+    CHECK(M.isZero());
   }
   SECTION("32-bit engine and the general path: balanced signs") {
     std::mt19937 rng32(5);

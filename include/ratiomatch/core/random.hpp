@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <stdexcept>
+#include <string>
 
 #include "ratiomatch/core/types.hpp"
 
@@ -62,17 +64,29 @@ double standard_normal(Rng& rng) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(two_pi * u2);
 }
 
+namespace detail {
+// The fills write `size()` entries from `data()` on: a view with gaps (a block, a strided Map)
+// would be written outside itself.
+template <class Derived>
+void require_contiguous(const Derived& out, const char* where) {
+  if (out.size() > 1 && (out.innerStride() != 1 || out.outerStride() != out.innerSize()))
+    throw std::invalid_argument(std::string(where) + ": the output's storage must be contiguous");
+}
+}  // namespace detail
+
 /// @brief Fills `out` with independent standard normal variates, both of each Box–Muller pair
 /// used: entries `2k` and `2k + 1` in storage order (column by column for column-major) are
 /// `R cos(2π U₂)` and `R sin(2π U₂)`, `R = sqrt(−2 log U₁)`, from two `uniform_open01` draws;
 /// an odd last entry takes the cosine only. Half the uniforms and logarithms of calling
 /// `standard_normal` per entry; reproducible bit for bit as that function is.
-/// @param out a dense matrix or array (its size is kept)
+/// @param out a plain dense matrix or array, or a contiguous Map (its size is kept)
 /// @param rng the engine
+/// @throws std::invalid_argument if `out`'s storage is not contiguous
 template <class Derived, std::uniform_random_bit_generator Rng>
 void fill_standard_normal(Eigen::DenseBase<Derived>& out, Rng& rng) {
   constexpr double two_pi = 6.283185307179586476925286766559;
   using S = typename Derived::Scalar;
+  detail::require_contiguous(out.derived(), "ratiomatch::fill_standard_normal");
   S* data = out.derived().data();
   const Index size = out.size();
   Index k = 0;
@@ -87,13 +101,16 @@ void fill_standard_normal(Eigen::DenseBase<Derived>& out, Rng& rng) {
 
 /// @brief Fills `out` with independent Rademacher signs (±1 with probability ½ each), in
 /// storage order: from an engine with 32 or 64 random bits per call, entry `k` is −1 when bit
-/// `k mod width` (lowest first) of the `⌊k / width⌋`-th word is set, so one call serves 32 or 64
-/// entries; from any other engine, −1 when `uniform_open01(rng) < ½`.
-/// @param out a dense matrix or array (its size is kept)
+/// `width − 1 − (k mod width)` (highest first, the engine's best bits for LCG-like engines) of the
+/// `⌊k / width⌋`-th word is set, so one call serves 32 or 64 entries; from any other engine, −1
+/// when `uniform_open01(rng) < ½`.
+/// @param out a plain dense matrix or array, or a contiguous Map (its size is kept)
+/// @throws std::invalid_argument if `out`'s storage is not contiguous
 /// @param rng the engine
 template <class Derived, std::uniform_random_bit_generator Rng>
 void fill_rademacher(Eigen::DenseBase<Derived>& out, Rng& rng) {
   using S = typename Derived::Scalar;
+  detail::require_contiguous(out.derived(), "ratiomatch::fill_rademacher");
   S* data = out.derived().data();
   const Index size = out.size();
   constexpr auto range = static_cast<std::uint64_t>(Rng::max() - Rng::min());
@@ -102,7 +119,7 @@ void fill_rademacher(Eigen::DenseBase<Derived>& out, Rng& rng) {
     for (Index start = 0; start < size; start += width) {
       const auto word = static_cast<std::uint64_t>(rng() - Rng::min());
       const Index end = std::min(size, start + width);
-      for (Index k = start; k < end; ++k) data[k] = ((word >> (k - start)) & 1u) != 0 ? S(-1) : S(1);
+      for (Index k = start; k < end; ++k) data[k] = ((word >> (width - 1 - (k - start))) & 1u) != 0 ? S(-1) : S(1);
     }
   } else {
     for (Index k = 0; k < size; ++k) data[k] = uniform_open01(rng) < 0.5 ? S(-1) : S(1);

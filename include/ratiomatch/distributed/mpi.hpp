@@ -8,6 +8,8 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <exception>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -50,7 +52,10 @@ MPI_Datatype datatype() {
 /// @brief MPI for the lifetime of this object: initialises MPI (thread level funneled: OpenMP
 /// threads inside a process are fine, MPI is called from the main thread only) unless it is
 /// already initialised, and finalises it at destruction if it initialised it. Errors on the
-/// communicator are returned, not fatal, so that they surface as `MpiError`.
+/// communicator are returned, not fatal, so that they surface as `MpiError`. A program whose
+/// processes can fail independently must end them all (`MPI_Abort`) rather than let this
+/// object finalise one of them while the others wait in a collective (the examples'
+/// `run_distributed` does).
 class Session {
  public:
   /// @throws MpiError if initialisation fails or the thread level is not available
@@ -60,8 +65,11 @@ class Session {
     if (!initialised) {
       int provided = 0;
       detail::check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      if (provided < MPI_THREAD_FUNNELED) {
+        MPI_Finalize();
+        throw MpiError("ratiomatch::mpi::Session: MPI_THREAD_FUNNELED is not available");
+      }
       owns_ = true;
-      if (provided < MPI_THREAD_FUNNELED) throw MpiError("ratiomatch::mpi::Session: MPI_THREAD_FUNNELED is not available");
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
@@ -98,6 +106,8 @@ inline RowShare share_of_rows(Index rows, int rank, int size) {
 /// @throws MpiError if the broadcast fails
 template <class S>
 void broadcast(Eigen::Ref<Vector<S>> values, MPI_Comm comm = MPI_COMM_WORLD) {
+  if (values.size() > std::numeric_limits<int>::max())
+    throw std::invalid_argument("ratiomatch::mpi::broadcast: more values than one MPI message holds");
   detail::check(MPI_Bcast(values.data(), static_cast<int>(values.size()), detail::datatype<S>(), 0, comm), "MPI_Bcast");
 }
 
@@ -138,6 +148,7 @@ enum class Reduction {
 /// Cost per update (`Reduction::Segmented`): every rank sends and receives `2 (P − 1)/P` messages
 /// of `num_params + 2` scalars (the volume of a ring all-reduce), with one message of workspace. A numerical failure on any rank (`NumericalError`) is thrown on
 /// every rank after the exchange, naming the first failing rank, so no rank is left waiting.
+/// Not for concurrent use (it keeps a workspace), and call it from the thread that started MPI.
 /// Stateful estimators (persistent chains) are not supported: their state differs per rank and
 /// a checkpoint holds one.
 /// @tparam Estimator any estimator with `loss_and_gradient(model, X, rng, grad)`
@@ -163,13 +174,15 @@ class DataParallel {
   int rank() const { return rank_; }
   int size() const { return size_; }
   const Estimator& estimator() const { return estimator_; }
-  /// @brief Seconds this rank spent in the exchange (gather and broadcast, including waiting for
-  /// slower ranks) since construction.
+  /// @brief Seconds this rank spent in the exchange (the MPI calls, including waiting for slower
+  /// ranks) since construction.
   double exchange_seconds() const { return exchange_seconds_; }
 
   /// @brief The global batch's loss and gradient (see the class), the same on every rank.
   /// @throws std::invalid_argument if the batch has fewer rows than there are processes
-  /// @throws NumericalError if the step failed on any rank
+  /// @throws NumericalError if the step failed on any rank (on a rank where it failed otherwise,
+  ///   e.g. std::bad_alloc, that exception instead)
+  /// @throws std::invalid_argument if the message (`num_params + 2` scalars) exceeds MPI's int count
   /// @throws MpiError if the exchange fails
   template <class M, std::uniform_random_bit_generator Rng>
   typename M::Scalar loss_and_gradient(const M& model, const Matrix<typename M::Scalar>& X, Rng& rng,
@@ -180,6 +193,10 @@ class DataParallel {
       throw std::invalid_argument(ratiomatch::detail::message("ratiomatch::mpi::DataParallel::loss_and_gradient",
                                                               "the batch has ", X.rows(), " rows, fewer than the ",
                                                               size_, " processes"));
+    if (model.num_params() + 2 > std::numeric_limits<int>::max())
+      throw std::invalid_argument(ratiomatch::detail::message("ratiomatch::mpi::DataParallel::loss_and_gradient",
+                                                              "the model has ", model.num_params(),
+                                                              " parameters, more than one MPI message holds"));
     const RowShare share = share_of_rows(X.rows(), rank_, size_);
     std::mt19937_64 local_rng(local_seed(rng));
     const Index p = model.num_params();
@@ -187,6 +204,7 @@ class DataParallel {
     Vector<S>& send = work<S>().send;
     send.setZero(p + 2);
     std::string failure;
+    std::exception_ptr other_failure;  // anything but a NumericalError, rethrown after the exchange
     try {
       local_rows<S>() = X.middleRows(share.begin, share.count);
       const S loss = estimator_.loss_and_gradient(model, local_rows<S>(), local_rng, grad);
@@ -196,12 +214,17 @@ class DataParallel {
     } catch (const NumericalError& e) {
       failure = e.what();
       send(p + 1) = 1;
+    } catch (const std::exception&) {  // e.g. std::bad_alloc: still take part in the exchange
+      other_failure = std::current_exception();
+      send.head(p + 1).setZero();
+      send(p + 1) = 1;
     }
     const double exchange_begin = MPI_Wtime();
     if (reduction_ == Reduction::Segmented) segmented_sum(send, p); else sum_through_root(send, p);
     exchange_seconds_ += MPI_Wtime() - exchange_begin;
     const int failed_rank = static_cast<int>(send(p + 1)) - 1;
     if (failed_rank >= 0) {
+      if (other_failure) std::rethrow_exception(other_failure);
       if (!failure.empty()) throw NumericalError("on rank " + std::to_string(rank_) + ": " + failure);
       throw NumericalError("the step failed on rank " + std::to_string(failed_rank) + " (its message is in its output)");
     }
