@@ -55,7 +55,13 @@ class Distributed {
     return registered() != nullptr ? *registered() : single;
   }
 
-  bool enabled() const { return enabled_impl(); }
+  bool enabled() const {
+#ifdef RATIOMATCH_EXAMPLES_MPI
+    return session_ != nullptr;
+#else
+    return false;
+#endif
+  }
   int rank() const { return rank_; }
   int size() const { return size_; }
   /// Rank 0 (or the only process): evaluates, writes files and prints.
@@ -124,14 +130,6 @@ class Distributed {
   static Distributed*& registered() {
     static Distributed* process = nullptr;
     return process;
-  }
-
-  bool enabled_impl() const {
-#ifdef RATIOMATCH_EXAMPLES_MPI
-    return session_ != nullptr;
-#else
-    return false;
-#endif
   }
 
 #ifdef RATIOMATCH_EXAMPLES_MPI

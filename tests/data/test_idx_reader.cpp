@@ -138,6 +138,18 @@ TEST_CASE("a header that claims more than the file holds fails cleanly, without 
   REQUIRE_THROWS_WITH(read_idx_labels(dir.file("labels_4gb")), Contains("ends at byte offset 10"));
 }
 
+namespace {
+// `count` images of three pixels each: 0, 100 and 255.
+IdxImages three_pixel_images(Index count) {
+  IdxImages images;
+  images.count = count;
+  images.rows = 1;
+  images.cols = 3;
+  for (Index r = 0; r < count; ++r) images.pixels.insert(images.pixels.end(), {0, 100, 255});
+  return images;
+}
+}  // namespace
+
 TEST_CASE("binarisation by threshold and stochastically", "[data][idx]") {
   IdxImages images;
   images.count = 2;
@@ -150,11 +162,7 @@ TEST_CASE("binarisation by threshold and stochastically", "[data][idx]") {
   REQUIRE(X == expected);
   REQUIRE_THROWS_AS(binarize_by_threshold<float>(images, 0), std::invalid_argument);
   // Stochastic: pixel 255 always 1, 0 always 0, 100/255 on average over many draws.
-  IdxImages many;
-  many.count = 20000;
-  many.rows = 1;
-  many.cols = 3;
-  for (Index r = 0; r < many.count; ++r) many.pixels.insert(many.pixels.end(), {0, 100, 255});
+  const IdxImages many = three_pixel_images(20000);
   std::mt19937_64 rng(7);
   const Matrix<double> S = binarize_stochastically<double>(many, rng);
   REQUIRE(S.col(0).sum() == 0);
@@ -164,11 +172,7 @@ TEST_CASE("binarisation by threshold and stochastically", "[data][idx]") {
 }
 
 TEST_CASE("uniform dequantisation keeps each pixel's bin and fills it evenly", "[data][idx]") {
-  IdxImages many;
-  many.count = 20000;
-  many.rows = 1;
-  many.cols = 3;
-  for (Index r = 0; r < many.count; ++r) many.pixels.insert(many.pixels.end(), {0, 100, 255});
+  const IdxImages many = three_pixel_images(20000);
   std::mt19937_64 rng(9);
   const Matrix<double> V = dequantize_pixels<double>(many, rng);
   const std::array<double, 3> pixel{0, 100, 255};

@@ -170,6 +170,19 @@ inline std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
   return labels;
 }
 
+namespace detail {
+// One row per image of `value(pixel)`, image by image and pixel by pixel (the order in which
+// the random conversions draw).
+template <class S, class Value>
+Matrix<S> per_pixel(const IdxImages& images, Value&& value) {
+  const Index d = images.pixels_per_image();
+  Matrix<S> X(images.count, d);
+  for (Index r = 0; r < images.count; ++r)
+    for (Index i = 0; i < d; ++i) X(r, i) = static_cast<S>(value(images.pixels[static_cast<std::size_t>(r * d + i)]));
+  return X;
+}
+}  // namespace detail
+
 /// @brief One row of bits per image: `x = 1` where the pixel is at least `threshold` (the
 /// usual binarisation of MNIST-like data uses 128).
 /// @throws std::invalid_argument unless `1 <= threshold <= 255`
@@ -178,12 +191,7 @@ Matrix<S> binarize_by_threshold(const IdxImages& images, int threshold = 128) {
   if (threshold < 1 || threshold > 255)
     throw std::invalid_argument(
         detail::message("ratiomatch::binarize_by_threshold", "threshold (", threshold, ") must be in [1, 255]"));
-  const Index d = images.pixels_per_image();
-  Matrix<S> X(images.count, d);
-  for (Index r = 0; r < images.count; ++r)
-    for (Index i = 0; i < d; ++i)
-      X(r, i) = images.pixels[static_cast<std::size_t>(r * d + i)] >= threshold ? S(1) : S(0);
-  return X;
+  return detail::per_pixel<S>(images, [&](std::uint8_t p) { return p >= threshold ? 1.0 : 0.0; });
 }
 
 /// @brief One row of real pixels per image, uniformly dequantised into (0, 1): `v = (p + u) / 256`
@@ -193,24 +201,14 @@ Matrix<S> binarize_by_threshold(const IdxImages& images, int threshold = 128) {
 /// so `−(log q(v) − d log 256) / (d log 2)` is the usual bits per pixel.
 template <class S, std::uniform_random_bit_generator Rng>
 Matrix<S> dequantize_pixels(const IdxImages& images, Rng& rng) {
-  const Index d = images.pixels_per_image();
-  Matrix<S> V(images.count, d);
-  for (Index r = 0; r < images.count; ++r)
-    for (Index i = 0; i < d; ++i)
-      V(r, i) = static_cast<S>((images.pixels[static_cast<std::size_t>(r * d + i)] + uniform_open01(rng)) / 256.0);
-  return V;
+  return detail::per_pixel<S>(images, [&](std::uint8_t p) { return (p + uniform_open01(rng)) / 256.0; });
 }
 
 /// @brief One row of bits per image, drawn independently: `x = 1` with probability
 /// `pixel / 255` (stochastic binarisation; one `uniform_open01` per pixel, image by image).
 template <class S, std::uniform_random_bit_generator Rng>
 Matrix<S> binarize_stochastically(const IdxImages& images, Rng& rng) {
-  const Index d = images.pixels_per_image();
-  Matrix<S> X(images.count, d);
-  for (Index r = 0; r < images.count; ++r)
-    for (Index i = 0; i < d; ++i)
-      X(r, i) = uniform_open01(rng) < images.pixels[static_cast<std::size_t>(r * d + i)] / 255.0 ? S(1) : S(0);
-  return X;
+  return detail::per_pixel<S>(images, [&](std::uint8_t p) { return uniform_open01(rng) < p / 255.0 ? 1.0 : 0.0; });
 }
 
 /// @brief Where Debian's `dataset-fashion-mnist` puts the files.

@@ -206,8 +206,9 @@ class DataParallel {
     std::string failure;
     std::exception_ptr other_failure;  // anything but a NumericalError, rethrown after the exchange
     try {
-      local_rows<S>() = X.middleRows(share.begin, share.count);
-      const S loss = estimator_.loss_and_gradient(model, local_rows<S>(), local_rng, grad);
+      Matrix<S>& rows = work<S>().rows;
+      rows = X.middleRows(share.begin, share.count);
+      const S loss = estimator_.loss_and_gradient(model, rows, local_rng, grad);
       const S weight = static_cast<S>(static_cast<double>(share.count) / static_cast<double>(X.rows()));
       send.head(p) = weight * grad;
       send(p) = weight * loss;
@@ -292,14 +293,17 @@ class DataParallel {
     broadcast<S>(message, comm_);
   }
 
+  // The seed of this rank's engine for one update: one word of the caller's engine and the rank,
+  // mixed by SplitMix64's finaliser (no allocation, unlike std::seed_seq).
   template <class Rng>
   std::uint64_t local_seed(Rng& rng) const {
+    auto mix = [](std::uint64_t z) {
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      return z ^ (z >> 31);
+    };
     const auto word = static_cast<std::uint64_t>(rng());
-    std::seed_seq sequence{static_cast<std::uint32_t>(word), static_cast<std::uint32_t>(word >> 32),
-                           static_cast<std::uint32_t>(rank_)};
-    std::uint32_t halves[2];
-    sequence.generate(halves, halves + 2);
-    return (static_cast<std::uint64_t>(halves[0]) << 32) | halves[1];
+    return mix(word + 0x9e3779b97f4a7c15ull * (static_cast<std::uint64_t>(rank_) + 1));
   }
 
   template <class S>
@@ -311,10 +315,6 @@ class DataParallel {
   template <class S>
   Work<S>& work() const {
     if constexpr (std::is_same_v<S, float>) return single_; else return twice_;
-  }
-  template <class S>
-  Matrix<S>& local_rows() const {
-    return work<S>().rows;
   }
 
   const Estimator& estimator_;
