@@ -26,8 +26,16 @@ PAPER = {
 GALLERY_ESTIMATOR = "gg-advanced"
 
 
-def run(binary, out_root, data, estimator, objective, iters, seed, extra):
-    out = os.path.join(out_root, f"{data}_{estimator}_{objective}")
+def run_name(data, estimator, objective, seed):
+    return f"{data}_{estimator}_{objective}" + ("" if seed == 1 else f"_seed{seed}")
+
+
+def run(binary, out_root, data, estimator, objective, iters, seed, extra, results_dir=""):
+    """One training run. A finished run (summary at `iters`) is skipped; an interrupted one continues
+    from its last checkpoint (the trainer resumes bit for bit). With `results_dir`, the finished run's
+    summary.json and log.csv are copied there (they are small enough to commit)."""
+    name = run_name(data, estimator, objective, seed)
+    out = os.path.join(out_root, name)
     summary_path = os.path.join(out, "summary.json")
     if os.path.exists(summary_path):
         with open(summary_path) as f:
@@ -35,13 +43,20 @@ def run(binary, out_root, data, estimator, objective, iters, seed, extra):
         if summary.get("iterations") == iters:
             return summary
     cmd = [binary, "--data", data, "--estimator", estimator, "--objective", objective, "--iters", str(iters),
-           "--seed", str(seed), "--out", out, "--log-every", "100", "--checkpoint-every", str(max(iters // 4, 1))] + extra
+           "--seed", str(seed), "--out", out, "--log-every", "100", "--checkpoint-every", str(max(iters // 20, 1))] + extra
+    if os.path.exists(os.path.join(out, "checkpoint.bin")):
+        cmd.append("--resume")
     start = time.time()
-    with open(os.path.join(out_root, f"{data}_{estimator}_{objective}.log"), "w") as log:
+    with open(os.path.join(out_root, f"{name}.log"), "a") as log:
         subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
-    print(f"  {data:12s} {estimator:12s} {objective:10s} {time.time() - start:7.1f} s", flush=True)
+    print(f"  {name:40s} {time.time() - start:7.1f} s", flush=True)
     with open(summary_path) as f:
-        return json.load(f)
+        summary = json.load(f)
+    if results_dir:
+        os.makedirs(results_dir, exist_ok=True)
+        shutil.copy(summary_path, os.path.join(results_dir, f"{name}.json"))
+        shutil.copy(os.path.join(out, "log.csv"), os.path.join(results_dir, f"{name}_log.csv"))
+    return summary
 
 
 def fmt(x):
@@ -57,7 +72,19 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--curve", default="", help="CSV log of a full-budget run to summarise (MMD vs iteration)")
     parser.add_argument("--docs", default="docs/results")
+    parser.add_argument("--eval-every", type=int, default=0, help="iterations between MMD evaluations (0: at the end)")
+    parser.add_argument("--eval-repeats", type=int, default=0, help="extra evaluations of each final model")
+    parser.add_argument("--results", default="", help="folder that receives each finished run's summary and log")
+    parser.add_argument("--full", action="store_true",
+                        help="the full-budget plan: 100,000 updates, MMD every 5,000, 10 repeats of the final "
+                             "evaluation, 3 seeds of exact RM and gg-advanced on 2spirals and checkerboard, "
+                             "finished runs copied to docs/results/synthetic/full")
+    parser.add_argument("--runs-only", action="store_true", help="train (resumably) and stop; no page")
     args = parser.parse_args()
+    if args.full:
+        args.iters, args.eval_every, args.eval_repeats = 100000, 5000, 10
+        args.results = args.results or os.path.join(args.docs, "synthetic", "full")
+        args.out = "out/synthetic_full" if args.out == "out/synthetic" else args.out
 
     binary = os.path.join(args.build, "examples", "train_synthetic")
     if not os.path.exists(binary):
@@ -65,12 +92,24 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     jobs = [(d, e, "squared") for e in ESTIMATORS for d in DATASETS]
     jobs += [(d, "gg-advanced", o) for o in ("hyvarinen", "sqrt") for d in DATASETS]
+    if args.full:
+        # The published cells first (cheapest estimators first), then the consistent objectives, then seeds.
+        jobs = [(d, e, "squared") for e in ("gg-advanced", "gg-basic", "rm") for d in DATASETS]
+        jobs += [(d, "gg-advanced", o) for o in ("hyvarinen", "sqrt") for d in DATASETS]
+    seeded = [(d, e, "squared", seed) for seed in (2, 3) for d in ("2spirals", "checkerboard")
+              for e in ("gg-advanced", "rm")] if args.full else []
+    extra = ["--eval-every", str(args.eval_every), "--eval-repeats", str(args.eval_repeats)]
     results = {}
-    print(f"{len(jobs)} runs of {args.iters} iterations, {args.jobs} at a time", flush=True)
+    print(f"{len(jobs) + len(seeded)} runs of {args.iters} iterations, {args.jobs} at a time", flush=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run, binary, args.out, d, e, o, args.iters, args.seed, []): (d, e, o) for d, e, o in jobs}
+        futures = {pool.submit(run, binary, args.out, d, e, o, args.iters, args.seed, extra, args.results): (d, e, o)
+                   for d, e, o in jobs}
+        futures.update({pool.submit(run, binary, args.out, d, e, o, args.iters, seed, extra, args.results):
+                        (d, e, o, seed) for d, e, o, seed in seeded})
         for future in concurrent.futures.as_completed(futures):
             results[futures[future]] = future.result()
+    if args.runs_only:
+        return
 
     gallery = os.path.join(args.docs, "synthetic")
     os.makedirs(gallery, exist_ok=True)

@@ -1,0 +1,262 @@
+// What every bound model gets: the common members (params as a view, energy, gradients), the
+// estimator and sampler calls of the registries, and a trainer per estimator type.
+#pragma once
+
+#include <filesystem>
+
+#include "wrappers.hpp"
+
+namespace rmpy {
+
+/// `Trainer<M, E, Adam>` behind the type-erased interface; holds the Python objects it
+/// references, so they outlive it.
+template <class M, class E>
+class TrainerImpl final : public TrainerBase {
+  using S = typename M::Scalar;
+
+ public:
+  TrainerImpl(py::object model, py::object estimator, const E& concrete, py::object optimizer,
+              const TrainerOptions& options)
+      : model_(std::move(model)), estimator_(std::move(estimator)), optimizer_(std::move(optimizer)),
+        trainer_(model_.cast<M&>(), concrete, optimizer_.cast<Adam<S>&>(), options) {}
+
+  py::dict run(py::object next_batch, Engine& engine) override {
+    py::object engine_object = py::cast(&engine, py::return_value_policy::reference);
+    const Index dim = model_.cast<const M&>().dim();
+    auto source = [&](Matrix<S>& batch, std::mt19937_64&) {
+      py::gil_scoped_acquire gil;
+      py::object rows = next_batch(engine_object);
+      MatrixArg<S> arg(rows, "next_batch(engine) result", dim);
+      batch = arg.map();
+    };
+    TrainResult result;
+    {
+      py::gil_scoped_release nogil;
+      result = trainer_.run(source, engine.rng);
+    }
+    return train_result_dict(result);
+  }
+  void resume(const std::string& path, Engine& engine) override {
+    py::gil_scoped_release nogil;
+    trainer_.resume(path.empty() ? trainer_.checkpoint_path() : path, engine.rng);
+  }
+  void set_evaluator(std::vector<std::string> columns, py::object evaluator) override {
+    evaluator_ = std::move(evaluator);
+    trainer_.set_evaluator(std::move(columns), [this](Index iteration) {
+      py::gil_scoped_acquire gil;
+      return evaluator_(iteration).template cast<std::vector<double>>();
+    });
+  }
+  Index start_iteration() const override { return trainer_.start_iteration(); }
+  std::string checkpoint_path() const override { return trainer_.checkpoint_path(); }
+
+ private:
+  py::object model_, estimator_, optimizer_, evaluator_;
+  Trainer<M, E, Adam<S>> trainer_;
+};
+
+/// Registers estimator wrapper `W` (with `visit`) for model `M`: its calls and its trainer.
+template <class W, class M>
+void register_estimator() {
+  using S = typename M::Scalar;
+  estimator_calls()[key_of<W, M>()] = [](py::handle est, py::handle model_handle, py::handle X, Engine& engine,
+                                          bool with_gradient) -> py::object {
+    const W& wrapper = est.cast<const W&>();
+    const M& model = model_handle.cast<const M&>();
+    MatrixArg<S> arg(X, "X", model.dim());
+    const Matrix<S>& batch = arg.matrix();
+    Vector<S> grad;
+    S loss = 0;
+    bool fits = true, has_loss = true;
+    {
+      py::gil_scoped_release nogil;
+      wrapper.visit([&](const auto& estimator) {
+        using E = std::decay_t<decltype(estimator)>;
+        if constexpr (estimator_fits<E, M>()) {
+          if (with_gradient) {
+            loss = estimator.loss_and_gradient(model, batch, engine.rng, grad);
+          } else if constexpr (requires { estimator.loss(model, batch, engine.rng); }) {
+            loss = estimator.loss(model, batch, engine.rng);
+          } else {
+            has_loss = false;
+          }
+        } else {
+          fits = false;
+        }
+      });
+    }
+    if (!fits) no_pairing(est, model_handle, "block Gibbs needs a BernoulliRBM");
+    if (!has_loss) throw py::type_error(public_name(est) + " has no loss alone: call loss_and_gradient");
+    if (!with_gradient) return py::float_(static_cast<double>(loss));
+    return py::make_tuple(static_cast<double>(loss), to_numpy(std::move(grad)));
+  };
+  trainer_factories()[key_of<W, M>()] = [](py::object model, py::object est, py::object optimizer,
+                                            const TrainerOptions& options) -> std::unique_ptr<TrainerBase> {
+    if (!py::isinstance<Adam<S>>(optimizer))
+      throw py::type_error(std::string("optimizer: expected an Adam of dtype ") + dtype_name<S>() + " (the model's)");
+    std::unique_ptr<TrainerBase> made;
+    const W& wrapper = est.cast<const W&>();
+    wrapper.visit([&](const auto& estimator) {
+      using E = std::decay_t<decltype(estimator)>;
+      if constexpr (estimator_fits<E, M>()) made = std::make_unique<TrainerImpl<M, E>>(model, est, estimator, optimizer, options);
+    });
+    if (!made) no_pairing(est, model, "block Gibbs needs a BernoulliRBM");
+    return made;
+  };
+}
+
+/// Registers sampler wrapper `W` (holding `.sampler`) for model `M`.
+template <class W, class M>
+void register_sampler() {
+  using S = typename M::Scalar;
+  using Sampler = decltype(W::sampler);
+  if constexpr (sampler_fits<Sampler, M>()) {
+    SamplerCalls calls;
+    calls.sample = [](py::handle sampler, py::handle model_handle, Index chains, Index steps, Engine& engine) -> py::object {
+      const Sampler& s = sampler.cast<const W&>().sampler;
+      const M& model = model_handle.cast<const M&>();
+      if (chains <= 0) throw py::value_error("num_chains (" + std::to_string(chains) + ") must be positive");
+      if (steps < 0) throw py::value_error("steps (" + std::to_string(steps) + ") must not be negative");
+      Matrix<S> X;
+      {
+        py::gil_scoped_release nogil;
+        if constexpr (requires { s.sample(model, chains, steps, engine.rng); }) {
+          X = s.sample(model, chains, steps, engine.rng);
+        } else {  // chains from uniform random bits, as the other samplers' `sample`
+          X = ratiomatch::detail::uniform_bits<S>(chains, model.dim(), engine.rng);
+          s.run(model, X, steps, engine.rng);
+        }
+      }
+      return to_numpy(std::move(X));
+    };
+    calls.run = [](py::handle sampler, py::handle model_handle, py::handle X0, Index steps, Engine& engine) -> py::object {
+      const Sampler& s = sampler.cast<const W&>().sampler;
+      const M& model = model_handle.cast<const M&>();
+      MatrixArg<S> arg(X0, "X", model.dim());
+      Matrix<S> X = arg.map();
+      {
+        py::gil_scoped_release nogil;
+        s.run(model, X, steps, engine.rng);
+      }
+      return to_numpy(std::move(X));
+    };
+    sampler_calls()[key_of<W, M>()] = std::move(calls);
+  }
+}
+
+/// The members every model has; `X` is `(n, dim)` of the model's dtype.
+template <class M>
+void bind_model_basics(py::class_<M>& cls) {
+  using S = typename M::Scalar;
+  cls.def_property_readonly("dim", &M::dim, "Number of visible units d.")
+      .def_property_readonly("num_params", &M::num_params, "Number of parameters.")
+      .def_property_readonly("dtype", [](const M&) { return py::dtype::of<S>(); }, "numpy dtype of the parameters.")
+      .def_property(
+          "params",
+          [](py::object self) {
+            auto p = self.cast<M&>().params();
+            return view<S>(p.data(), p.size(), self);
+          },
+          [](M& model, py::handle value) { model.params() = vector_arg<S>(value, "params", model.num_params()); },
+          "All parameters, shape (num_params,): a writable view of the model's storage (no copy). Assigning "
+          "an array copies it in.")
+      .def(
+          "energy",
+          [](const M& model, py::handle X) {
+            MatrixArg<S> arg(X, "X", model.dim());
+            Vector<S> e;
+            {
+              py::gil_scoped_release nogil;
+              model.energy(arg.map(), e);
+            }
+            return to_numpy(std::move(e));
+          },
+          py::arg("X"), "E(x) of each row of X (n, dim) in nats; returns shape (n,).")
+      .def(
+          "input_gradient",
+          [](const M& model, py::handle X) {
+            MatrixArg<S> arg(X, "X", model.dim());
+            Matrix<S> G;
+            {
+              py::gil_scoped_release nogil;
+              model.input_gradient(arg.map(), G);
+            }
+            return to_numpy(std::move(G));
+          },
+          py::arg("X"), "dE/dx of each row of X (n, dim); returns shape (n, dim).")
+      .def(
+          "param_gradient",
+          [](const M& model, py::handle X, py::object weights) {
+            MatrixArg<S> arg(X, "X", model.dim());
+            const Index n = arg.map().rows();
+            const Vector<S> c = weights.is_none() ? Vector<S>::Constant(n, S(1) / S(std::max<Index>(n, 1)))
+                                                  : vector_arg<S>(weights, "weights", n);
+            Vector<S> g = Vector<S>::Zero(model.num_params());
+            {
+              py::gil_scoped_release nogil;
+              model.accumulate_param_gradient(arg.map(), c, g);
+            }
+            return to_numpy(std::move(g));
+          },
+          py::arg("X"), py::arg("weights") = py::none(),
+          "sum_r weights[r] * dE(X[r])/dtheta, shape (num_params,); weights default to 1/n (the batch mean).");
+}
+
+/// Estimators, samplers and metrics of binary-data models.
+template <class M>
+void bind_binary_model(py::module_& m, py::class_<M>& cls) {
+  using S = typename M::Scalar;
+  bind_model_basics(cls);
+  register_estimator<RatioMatchingPy, M>();
+  register_estimator<UniformSampledRMPy, M>();
+  register_estimator<GradientGuidedRMPy, M>();
+  register_estimator<TaylorRatioMatchingPy, M>();
+  register_estimator<ContrastiveDivergencePy, M>();
+  register_estimator<PersistentContrastiveDivergencePy, M>();
+  register_sampler<GibbsSamplerPy, M>();
+  register_sampler<GibbsWithGradientsPy, M>();
+  register_sampler<BlockGibbsSamplerPy, M>();
+
+  m.def(
+      "log_partition",
+      [](const M& model, double beta) {
+        py::gil_scoped_release nogil;
+        return ratiomatch::log_partition(model, beta);
+      },
+      py::arg("model"), py::arg("beta") = 1.0,
+      "Exact log Z(beta) = log sum_x exp(-beta E(x)) in nats, by enumerating all 2^dim states (dim <= 24).");
+  m.def(
+      "log_probabilities",
+      [](const M& model, double beta) {
+        Vector<double> p;
+        {
+          py::gil_scoped_release nogil;
+          p = ratiomatch::log_probabilities(model, beta);
+        }
+        return to_numpy(std::move(p));
+      },
+      py::arg("model"), py::arg("beta") = 1.0,
+      "Exact log p(x) of every state (2^dim,), state k having bit i = (k >> i) & 1.");
+  m.def(
+      "mean_log_likelihood",
+      [](const M& model, py::handle X, double beta) {
+        MatrixArg<S> arg(X, "X", model.dim());
+        const Matrix<S>& batch = arg.matrix();
+        py::gil_scoped_release nogil;
+        return ratiomatch::mean_log_likelihood(model, batch, beta);
+      },
+      py::arg("model"), py::arg("X"), py::arg("beta") = 1.0,
+      "Exact mean log-likelihood of the rows of X (n, dim) in nats, log Z by enumeration.");
+  m.def(
+      "pseudo_log_likelihood",
+      [](const M& model, py::handle X, double beta) {
+        MatrixArg<S> arg(X, "X", model.dim());
+        const Matrix<S>& batch = arg.matrix();
+        py::gil_scoped_release nogil;
+        return ratiomatch::pseudo_log_likelihood(model, batch, beta);
+      },
+      py::arg("model"), py::arg("X"), py::arg("beta") = 1.0,
+      "Besag's pseudo-log-likelihood (1/n) sum_r sum_i log p(x_ri | x_r,-i) in nats: the held-out criterion.");
+}
+
+}  // namespace rmpy

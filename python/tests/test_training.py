@@ -1,0 +1,118 @@
+"""Training from Python: the same run as the C++ example, bit for bit; resume; evaluator; errors."""
+import csv
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import ratiomatch as rm
+
+
+def losses(path):
+    with open(path) as f:
+        return [float(row["loss"]) for row in csv.DictReader(f)]
+
+
+def synthetic_run_in_python(seed, iterations, out_dir, hidden=(32, 32)):
+    """train_synthetic's setup, step for step: the encoder and the initial weights from Engine(seed),
+    the training engine seeded as the example does, batches of 128 drawn from it."""
+    setup = rm.Engine(seed)
+    encoder = rm.GrayCodeEncoder.fit(32, rm.sample_toy2d("2spirals", 5000, setup))
+    model = rm.MlpEnergy(32, list(hidden), activation="learnable-swish", dtype=np.float32)
+    model.initialize(setup)
+    adam = rm.Adam(model, lr=5e-4, weight_decay=1e-4)
+    estimator = rm.GradientGuidedRM(10, "advanced", "squared")
+    trainer = rm.Trainer(model, estimator, adam, iterations=iterations, clip_norm=1.0, log_every=1,
+                         checkpoint_every=0, out_dir=str(out_dir))
+    engine = rm.Engine((seed * 2654435761 + 17) % 2**64)
+    result = trainer.run(lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e)), engine)
+    return result, model
+
+
+def test_a_python_training_equals_the_same_training_in_cpp(tmp_path):
+    binary = os.environ.get("RATIOMATCH_TRAIN_SYNTHETIC")
+    if not binary:
+        pytest.skip("RATIOMATCH_TRAIN_SYNTHETIC (the path of examples/train_synthetic) is not set")
+    cpp_out = tmp_path / "cpp"
+    subprocess.run([binary, "--data", "2spirals", "--estimator", "gg-advanced", "--objective", "squared",
+                    "--iters", "200", "--log-every", "1", "--checkpoint-every", "0", "--hidden", "32,32",
+                    "--seed", "3", "--no-mmd", "--grid-size", "4", "--image-size", "16", "--out", str(cpp_out)],
+                   check=True, capture_output=True)
+    result, _ = synthetic_run_in_python(3, 200, tmp_path / "py")
+    assert result["iterations"] == 200 and not result["failed"]
+    cpp, py = losses(cpp_out / "log.csv"), losses(tmp_path / "py" / "log.csv")
+    assert len(py) == len(cpp) == 200
+    assert py == cpp  # the same loss trace, exactly
+
+
+def test_a_resumed_python_run_equals_an_uninterrupted_one(tmp_path):
+    full, model_full = synthetic_run_in_python(4, 60, tmp_path / "full", hidden=(16,))
+
+    setup = rm.Engine(4)
+    encoder = rm.GrayCodeEncoder.fit(32, rm.sample_toy2d("2spirals", 5000, setup))
+    batches = lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e))  # noqa: E731
+
+    def make(iterations):
+        model = rm.MlpEnergy(32, [16], activation="learnable-swish", dtype=np.float32)
+        model.initialize(rm.Engine(99))  # overwritten by the checkpoint on resume
+        adam = rm.Adam(model, lr=5e-4, weight_decay=1e-4)
+        estimator = rm.GradientGuidedRM(10, "advanced", "squared")
+        trainer = rm.Trainer(model, estimator, adam, iterations=iterations, log_every=1, checkpoint_every=30,
+                             out_dir=str(tmp_path / "parts"))
+        return model, adam, estimator, trainer
+
+    # the first part: the same start as the full run, stopped at 30
+    setup = rm.Engine(4)
+    rm.GrayCodeEncoder.fit(32, rm.sample_toy2d("2spirals", 5000, setup))
+    model, adam, estimator, trainer = make(30)
+    model.initialize(setup)
+    trainer.run(batches, rm.Engine((4 * 2654435761 + 17) % 2**64))
+    # a new process would do this: fresh objects, resume from the checkpoint, continue to 60
+    model2, adam2, estimator2, trainer2 = make(60)
+    engine = rm.Engine(0)
+    trainer2.resume("", engine)
+    assert trainer2.start_iteration == 30
+    trainer2.run(batches, engine)
+    np.testing.assert_array_equal(model2.params, model_full.params)
+    assert losses(tmp_path / "parts" / "log.csv") == losses(tmp_path / "full" / "log.csv")
+
+
+def test_trainer_evaluator_columns_and_checkpoint_errors(tmp_path):
+    model = rm.IsingModel(6)
+    adam = rm.Adam(model, lr=0.01)
+    estimator = rm.RatioMatching("hyvarinen")
+    data = (np.random.default_rng(0).random((64, 6)) < 0.3).astype(np.float64)
+    trainer = rm.Trainer(model, estimator, adam, iterations=20, log_every=5, eval_every=10, out_dir=str(tmp_path))
+    trainer.set_evaluator(["pll"], lambda iteration: [rm.pseudo_log_likelihood(model, data)])
+    result = trainer.run(lambda e: data, rm.Engine(1))
+    assert result["iterations"] == 20
+    with open(tmp_path / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["pll"] != "" for r in rows] == [False, True, False, True]
+    assert float(rows[-1]["pll"]) > float(rows[1]["pll"])  # it learns
+    other = rm.Trainer(rm.IsingModel(5), estimator, rm.Adam(rm.IsingModel(5)), iterations=30, out_dir=str(tmp_path))
+    with pytest.raises(rm.CheckpointError):
+        other.resume("", rm.Engine(1))
+
+
+def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
+    model = rm.IsingModel(4)
+    with pytest.raises(TypeError, match="optimizer"):
+        rm.Trainer(model, rm.RatioMatching(), rm.Adam(4, dtype=np.float32), iterations=5)
+    with pytest.raises(TypeError, match="does not apply"):
+        rm.Trainer(model, rm.ScoreMatching(), rm.Adam(model), iterations=5)
+    trainer = rm.Trainer(model, rm.RatioMatching(), rm.Adam(model), iterations=5)
+    with pytest.raises(TypeError, match="next_batch"):
+        trainer.run(lambda e: np.zeros((3, 4), dtype=np.float32), rm.Engine(1))
+
+    def broken(engine):
+        raise KeyError("no more data")
+
+    with pytest.raises(KeyError, match="no more data"):
+        rm.Trainer(model, rm.RatioMatching(), rm.Adam(model), iterations=5).run(broken, rm.Engine(1))
+    # a numerical failure ends the run with a message instead of raising
+    model.params[:] = np.nan
+    result = rm.Trainer(model, rm.RatioMatching(), rm.Adam(model), iterations=5).run(
+        lambda e: np.ones((2, 4)), rm.Engine(1))
+    assert result["failed"] and "finite" in result["message"]
