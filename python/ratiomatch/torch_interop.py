@@ -41,7 +41,7 @@ def _layers_from_module(module):
 
     if not isinstance(module, torch.nn.Sequential):
         raise TypeError(f"module: expected a torch.nn.Sequential or a state_dict, got {type(module).__name__}")
-    children = list(module.children())
+    children = list(module)  # iteration keeps a shared activation at every place (children() would not)
     linears, activation, beta, slope_module = [], None, None, None
     for k, child in enumerate(children):
         if isinstance(child, torch.nn.Linear):

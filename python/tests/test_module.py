@@ -68,12 +68,9 @@ def test_mlp_layer_views_follow_the_pytorch_order():
         model.weight(2)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_gradients_match_finite_differences(dtype):
-    if dtype == np.float32:
-        pytest.skip("finite differences in double only")
+def test_gradients_match_finite_differences():
     X = bits(7, 6, seed=3)
-    for model in binary_models(dtype):
+    for model in binary_models(np.float64):
         weights = np.linspace(0.5, 1.5, 7)
         g = model.param_gradient(X, weights)
         theta = model.params.copy()
@@ -93,7 +90,7 @@ def test_fortran_and_c_ordered_inputs_give_the_same_results():
     model = binary_models(np.float64)[1]
     X = bits(9, 6, seed=4)
     np.testing.assert_array_equal(model.energy(X), model.energy(np.asfortranarray(X)))
-    np.testing.assert_array_equal(model.energy(X[::2]), model.energy(X)[::2])  # strided view
+    np.testing.assert_allclose(model.energy(X[::2]), model.energy(X)[::2], rtol=1e-14)  # strided view (another GEMM size)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
