@@ -1,5 +1,5 @@
 // What every bound model gets: the common members (params as a view, energy, gradients), the
-// estimator and sampler calls of the registries, and a trainer per estimator type.
+// estimator and sampler calls of the registries, and one trainer per model type.
 #pragma once
 
 #include <filesystem>
@@ -8,17 +8,53 @@
 
 namespace rmpy {
 
-/// `Trainer<M, E, Adam>` behind the type-erased interface; holds the Python objects it
-/// references, so they outlive it.
+/// An estimator seen through its step alone, so that one `Trainer` per model type serves every
+/// estimator (compiling a trainer per estimator type made the module's build three times longer).
+template <class M>
+struct ErasedEstimator {
+  using S = typename M::Scalar;
+  std::function<S(const M&, const Matrix<S>&, std::mt19937_64&, Vector<S>&)> step;
+  S loss_and_gradient(const M& model, const Matrix<S>& X, std::mt19937_64& rng, Vector<S>& grad) const {
+    return step(model, X, rng, grad);
+  }
+  template <class E>
+  static ErasedEstimator of(const E& estimator) {
+    return {[&estimator](const M& model, const Matrix<S>& X, std::mt19937_64& rng, Vector<S>& grad) {
+      return estimator.loss_and_gradient(model, X, rng, grad);
+    }};
+  }
+};
+
+/// The same for an estimator with state (PCD's chains, BiSM's posterior): the state goes into
+/// checkpoints exactly as with the estimator itself.
+template <class M>
+struct ErasedStatefulEstimator : ErasedEstimator<M> {
+  std::function<EstimatorState()> buffers;
+  std::function<void(const EstimatorState&)> check, restore;
+  EstimatorState state_buffers() const { return buffers(); }
+  void check_state(const EstimatorState& state) const { check(state); }
+  void restore_state(const EstimatorState& state) const { restore(state); }
+  template <class E>
+  static ErasedStatefulEstimator of(const E& estimator) {
+    ErasedStatefulEstimator erased;
+    static_cast<ErasedEstimator<M>&>(erased) = ErasedEstimator<M>::of(estimator);
+    erased.buffers = [&estimator] { return estimator.state_buffers(); };
+    erased.check = [&estimator](const EstimatorState& state) { estimator.check_state(state); };
+    erased.restore = [&estimator](const EstimatorState& state) { estimator.restore_state(state); };
+    return erased;
+  }
+};
+
+/// `Trainer<M, E, Adam>` behind the type-erased interface, `E` an erased estimator; holds the
+/// Python objects it references, so they outlive it.
 template <class M, class E>
 class TrainerImpl final : public TrainerBase {
   using S = typename M::Scalar;
 
  public:
-  TrainerImpl(py::object model, py::object estimator, const E& concrete, py::object optimizer,
-              const TrainerOptions& options)
+  TrainerImpl(py::object model, py::object estimator, E erased, py::object optimizer, const TrainerOptions& options)
       : model_(std::move(model)), estimator_(std::move(estimator)), optimizer_(std::move(optimizer)),
-        trainer_(model_.cast<M&>(), concrete, optimizer_.cast<Adam<S>&>(), options) {}
+        erased_(std::move(erased)), trainer_(model_.cast<M&>(), erased_, optimizer_.cast<Adam<S>&>(), options) {}
 
   py::dict run(py::object next_batch, Engine& engine) override {
     py::object engine_object = py::cast(&engine, py::return_value_policy::reference);
@@ -52,6 +88,7 @@ class TrainerImpl final : public TrainerBase {
 
  private:
   py::object model_, estimator_, optimizer_, evaluator_;
+  E erased_;
   Trainer<M, E, Adam<S>> trainer_;
 };
 
@@ -98,7 +135,14 @@ void register_estimator() {
     const W& wrapper = est.cast<const W&>();
     wrapper.visit([&](const auto& estimator) {
       using E = std::decay_t<decltype(estimator)>;
-      if constexpr (estimator_fits<E, M>()) made = std::make_unique<TrainerImpl<M, E>>(model, est, estimator, optimizer, options);
+      if constexpr (estimator_fits<E, M>()) {
+        if constexpr (StatefulEstimator<E>)
+          made = std::make_unique<TrainerImpl<M, ErasedStatefulEstimator<M>>>(
+              model, est, ErasedStatefulEstimator<M>::of(estimator), optimizer, options);
+        else
+          made = std::make_unique<TrainerImpl<M, ErasedEstimator<M>>>(model, est, ErasedEstimator<M>::of(estimator),
+                                                                       optimizer, options);
+      }
     });
     if (!made) no_pairing(est, model, "block Gibbs needs a BernoulliRBM");
     return made;

@@ -2,6 +2,7 @@
 import csv
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -34,13 +35,15 @@ def test_a_python_training_equals_the_same_training_in_cpp(tmp_path):
     binary = os.environ.get("RATIOMATCH_TRAIN_SYNTHETIC")
     if not binary:
         pytest.skip("RATIOMATCH_TRAIN_SYNTHETIC (the path of examples/train_synthetic) is not set")
+    # Both sides on one thread: the estimators' batch sums are split over the OpenMP threads, and
+    # PyTorch (imported by other tests of this process) changes the thread count.
+    env = dict(os.environ, OMP_NUM_THREADS="1")
     cpp_out = tmp_path / "cpp"
     subprocess.run([binary, "--data", "2spirals", "--estimator", "gg-advanced", "--objective", "squared",
                     "--iters", "200", "--log-every", "1", "--checkpoint-every", "0", "--hidden", "32,32",
                     "--seed", "3", "--no-mmd", "--grid-size", "4", "--image-size", "16", "--out", str(cpp_out)],
-                   check=True, capture_output=True)
-    result, _ = synthetic_run_in_python(3, 200, tmp_path / "py")
-    assert result["iterations"] == 200 and not result["failed"]
+                   check=True, capture_output=True, env=env)
+    subprocess.run([sys.executable, __file__, "3", "200", str(tmp_path / "py")], check=True, env=env)
     cpp, py = losses(cpp_out / "log.csv"), losses(tmp_path / "py" / "log.csv")
     assert len(py) == len(cpp) == 200
     assert py == cpp  # the same loss trace, exactly
@@ -116,3 +119,30 @@ def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
     result = rm.Trainer(model, rm.RatioMatching(), rm.Adam(model), iterations=5).run(
         lambda e: np.ones((2, 4)), rm.Engine(1))
     assert result["failed"] and "finite" in result["message"]
+
+
+if __name__ == "__main__":  # the Python side of the comparison, in a process of its own
+    result, _ = synthetic_run_in_python(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+    assert result["iterations"] == int(sys.argv[2]) and not result["failed"]
+
+
+def test_estimator_state_goes_into_the_checkpoint(tmp_path):
+    # PCD's chains are part of the checkpoint: a resumed run continues them bit for bit.
+    data = (np.random.default_rng(1).random((32, 8)) < 0.4).astype(np.float64)
+
+    def train(iterations, out, resume=False):
+        model = rm.IsingModel(8)
+        pcd = rm.PersistentContrastiveDivergence(16, 2, "gibbs")
+        trainer = rm.Trainer(model, pcd, rm.Adam(model, lr=0.02), iterations=iterations, log_every=1,
+                             checkpoint_every=10, out_dir=str(out))
+        engine = rm.Engine(5)
+        if resume:
+            trainer.resume("", engine)
+        trainer.run(lambda e: data, engine)
+        return model, pcd
+
+    full_model, full_pcd = train(20, tmp_path / "full")
+    train(10, tmp_path / "parts")
+    model, pcd = train(20, tmp_path / "parts", resume=True)
+    np.testing.assert_array_equal(model.params, full_model.params)
+    np.testing.assert_array_equal(pcd.chains(), full_pcd.chains())
