@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 build_dir=${1:-build}
 shift || true
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DRATIOMATCH_BUILD_TESTS=ON -DRATIOMATCH_BUILD_BENCHMARKS=OFF "$@"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DRATIOMATCH_BUILD_TESTS=ON -DRATIOMATCH_BUILD_EXAMPLES=ON \
+  -DRATIOMATCH_BUILD_PYTHON=ON -DRATIOMATCH_BUILD_BENCHMARKS=OFF "$@"
 cmake --build "$build_dir" -j "$(nproc)"
 # ctest runs nproc tests at once: one OpenMP thread per test keeps them from oversubscribing the
 # cores (two processes' spinning OpenMP threads on two cores slowed one AIS test from 13 s to over
