@@ -29,8 +29,8 @@ parser.add_argument("--out", default="out/python_rbm")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
-train = rm.read_fashion_mnist("train")  # (60000, 784) float32, pixel >= 128
-test = rm.read_fashion_mnist("test")
+train = rm.read_fashion_mnist("train", dtype=np.float32)  # (60000, 784), pixel >= 128
+test = rm.read_fashion_mnist("test", dtype=np.float32)
 engine = rm.Engine(1)
 
 rbm = rm.BernoulliRBM(784, args.hidden, dtype=np.float32)

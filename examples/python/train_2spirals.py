@@ -32,19 +32,19 @@ model.initialize(engine)
 estimator = rm.GradientGuidedRM(10, "advanced", objective="hyvarinen")
 adam = rm.Adam(model, lr=5e-4, weight_decay=1e-4)
 trainer = rm.Trainer(model, estimator, adam, iterations=args.iters, log_every=100, out_dir=args.out, progress=True)
-result = trainer.run(lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e)), engine)
+result = trainer.run(lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e), dtype=np.float32), engine)
 print(f"{result['iterations']} updates in {result['wall_seconds']:.1f} s, final loss {result['final_loss']:.4f}")
 
 # Evaluate: 4000 Gibbs samples (20 sweeps from uniform bits) against 4000 data points.
 samples = rm.GibbsSampler().sample(model, args.samples, 20, rm.Engine(2))
 data = rm.sample_toy2d("2spirals", args.samples, rm.Engine(3))
-print(f"MMD (Hamming kernel): {rm.mmd_squared(samples, encoder.encode(data)):.5f}")
+print(f"MMD (Hamming kernel): {rm.mmd_squared(samples, encoder.encode(data, dtype=np.float32)):.5f}")
 
 # Pictures: data, decoded samples, and exp(-E) on a grid of the plane.
 points = encoder.decode(samples)
 side = np.linspace(-4.5, 4.5, 200)
 grid = np.array([[x, y] for y in side[::-1] for x in side])
-energy = model.energy(encoder.encode(grid)).reshape(200, 200)
+energy = model.energy(encoder.encode(grid, dtype=np.float32)).reshape(200, 200)
 fig, axes = plt.subplots(1, 3, figsize=(12, 4))
 axes[0].scatter(data[:, 0], data[:, 1], s=1, c="k")
 axes[0].set_title("data")

@@ -6,10 +6,16 @@ with the per-flip objective 'squared' (the RMwGGIS paper's; learns p^(1/4)), 'hy
 DenoisingScoreMatching, SlicedScoreMatching, BiSM (Gaussian-Bernoulli RBM).
 
 Arrays are numpy arrays: a batch X has shape (n, dim) and the model's dtype (float32 or float64,
-chosen when the model is made); entries of binary data are exactly 0 or 1. Fortran-ordered arrays
-are read in place; C-ordered ones (numpy's default) are copied once into ratiomatch's column-major
-layout. model.params is a writable view of the model's parameters (no copy). Randomness comes from
-an Engine (std::mt19937_64), so a seeded run repeats exactly, and equals the same run in C++.
+chosen when the model is made; float64 is the default everywhere, as in numpy); entries of binary
+data are exactly 0 or 1. The models' own members (energy, gradients) read Fortran-ordered arrays in
+place and copy C-ordered ones (numpy's default) once into ratiomatch's column-major layout; the
+estimators, samplers, metrics and the trainer always take a copy. model.params is a writable view
+of the model's parameters (no copy). Randomness comes from an Engine (std::mt19937_64), so a seeded
+run repeats exactly, and equals the same run in C++.
+
+Threads: calls release the GIL. One estimator or sampler object serves one call at a time (its
+workspaces are locked); a model being trained, or an Engine, must not be used from another thread
+meanwhile.
 
 Errors: TypeError for a wrong dtype or type, ValueError for a wrong shape, a non-binary entry or a
 bad setting, NumericalError (an ArithmeticError) for a non-finite result, CheckpointError for a
@@ -24,7 +30,7 @@ Quick start::
     model.initialize(engine)
     adam = rm.Adam(model, lr=5e-4, weight_decay=1e-4)
     trainer = rm.Trainer(model, rm.GradientGuidedRM(10, "advanced"), adam, iterations=2000)
-    trainer.run(lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e)), engine)
+    trainer.run(lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e), dtype=np.float32), engine)
 """
 import abc
 

@@ -10,8 +10,16 @@ _ACTIVATIONS = {"SiLU": "swish", "Tanh": "tanh", "ELU": "elu", "Softplus": "soft
                 "LearnableSwish": "learnable-swish"}
 
 
+_LEARNABLE_SWISH = None
+
+
 def learnable_swish_class():
-    """The reference network's activation x * sigmoid(beta * x) with one learned beta, as a torch module."""
+    """The reference network's activation x * sigmoid(beta * x) with one learned beta, as a torch
+    module class (made on first use, so that importing ratiomatch does not import torch; it is
+    ratiomatch.torch_interop.LearnableSwish, so modules holding it pickle)."""
+    global _LEARNABLE_SWISH
+    if _LEARNABLE_SWISH is not None:
+        return _LEARNABLE_SWISH
     import torch
 
     class LearnableSwish(torch.nn.Module):
@@ -22,7 +30,16 @@ def learnable_swish_class():
         def forward(self, x):
             return x * torch.sigmoid(self.beta * x)
 
+    LearnableSwish.__module__ = __name__
+    LearnableSwish.__qualname__ = "LearnableSwish"
+    _LEARNABLE_SWISH = LearnableSwish
     return LearnableSwish
+
+
+def __getattr__(name):
+    if name == "LearnableSwish":
+        return learnable_swish_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_activation_module(module):
@@ -31,8 +48,8 @@ def _check_activation_module(module):
         raise ValueError(f"module: unsupported layer {name}; expected Linear and one of {sorted(_ACTIVATIONS)}")
     if name == "ELU" and module.alpha != 1.0:
         raise ValueError("module: ELU must have alpha = 1")
-    if name == "Softplus" and module.beta != 1:
-        raise ValueError("module: Softplus must have beta = 1")
+    if name == "Softplus" and (module.beta != 1 or module.threshold < 20):
+        raise ValueError("module: Softplus must have beta = 1 and threshold >= 20 (ratiomatch's is exact)")
     return _ACTIVATIONS[name]
 
 
@@ -66,8 +83,7 @@ def _layers_from_module(module):
 
 
 def _layers_from_state_dict(state_dict, activation):
-    keys = [k for k in state_dict if k.endswith(".weight")]
-    keys.sort(key=lambda k: int(k.split(".")[-2]) if k.split(".")[-2].isdigit() else k)
+    keys = [k for k in state_dict if k.endswith(".weight")]  # a state_dict keeps the modules' order
     linears = []
     for k in keys:
         prefix = k[: -len("weight")]

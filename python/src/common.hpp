@@ -24,7 +24,8 @@ using ratiomatch::Index;
 using ratiomatch::Matrix;
 using ratiomatch::Vector;
 
-/// The random engine every sampled call draws from: `std::mt19937_64`, as in C++.
+/// The random engine every sampled call draws from: `std::mt19937_64`, as in C++. Not for use
+/// from two threads at once.
 struct Engine {
   explicit Engine(std::uint64_t seed) : rng(seed) {}
   std::mt19937_64 rng;
@@ -42,6 +43,22 @@ inline std::string public_name(py::handle obj) {
   return underscore == std::string::npos ? name : name.substr(0, underscore);
 }
 
+/// Whether `obj` is a numpy array of a dtype equivalent to `S` (numpy's test, not identity: an
+/// unpickled array has an equal but distinct dtype object).
+template <class S>
+bool is_array_of(py::handle obj) {
+  return py::isinstance<py::array_t<S>>(obj);
+}
+
+/// The scalar type a `dtype=` argument names: true for float32, false for float64.
+/// @throws TypeError for any other dtype
+inline bool names_float32(py::handle dtype, const char* name) {
+  const py::dtype d = py::dtype::from_args(py::reinterpret_borrow<py::object>(dtype));
+  if (d.kind() == 'f' && d.itemsize() == 4) return true;
+  if (d.kind() == 'f' && d.itemsize() == 8) return false;
+  throw py::type_error(std::string(name) + ": expected float32 or float64, got " + std::string(py::str(static_cast<const py::handle&>(d))));
+}
+
 /// Raises TypeError unless `obj` is a numpy array of dtype `S`.
 template <class S>
 py::array checked_array(py::handle obj, const char* name) {
@@ -49,8 +66,8 @@ py::array checked_array(py::handle obj, const char* name) {
     throw py::type_error(std::string(name) + ": expected a numpy array of dtype " + dtype_name<S>() + ", got " +
                          std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   auto array = py::reinterpret_borrow<py::array>(obj);
-  if (!array.dtype().is(py::dtype::of<S>()))
-    throw py::type_error(std::string(name) + ": expected dtype " + dtype_name<S>() + " (the model's), got " +
+  if (!is_array_of<S>(obj))
+    throw py::type_error(std::string(name) + ": expected dtype " + dtype_name<S>() + ", got " +
                          std::string(py::str(array.dtype())) + "; convert with .astype(np." + dtype_name<S>() + ")");
   return array;
 }
@@ -195,7 +212,7 @@ inline TypeKey key_of(py::handle a, py::handle b) {
 }
 
 [[noreturn]] inline void no_pairing(py::handle what, py::handle model, const char* kind) {
-  throw py::type_error(public_name(what) + " does not apply to a " + public_name(model) + " (" + kind + ")");
+  throw py::type_error(public_name(what) + " does not apply to " + public_name(model) + " (" + kind + ")");
 }
 
 py::dict train_result_dict(const ratiomatch::TrainResult& r);

@@ -7,6 +7,7 @@ namespace rmpy {
 template <class S>
 struct BiSMPy {
   BiSM<S> estimator;
+  ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     f(estimator);
@@ -16,6 +17,7 @@ struct BiSMPy {
 template <class S>
 struct GaussianRBMContrastiveDivergencePy {
   GaussianRBMContrastiveDivergence<S> estimator;
+  ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     f(estimator);
@@ -29,7 +31,7 @@ void bind_grbm_as(py::module_& m) {
   py::class_<M> cls(m, ("GaussianBernoulliRBM" + suffix).c_str(),
                     "Gaussian-Bernoulli RBM E(v, h) = 1/2 sum_i (v_i - b_i)^2 exp(-2 s_i) - c^T h - h^T W v, v real, "
                     "h binary; as an energy model its energy is the free energy F(v).\nparams: W (hidden x visible, "
-                    "row-major), b (visible), c (hidden), s = log sigma (visible).");
+                    "row-major), b (visible), c (hidden), s = log sigma (visible).", py::is_final());
   cls.def(py::init<Index, Index>(), py::arg("visible"), py::arg("hidden"), "W = 0, b = 0, c = 0, s = 0.")
       .def(
           "initialize", [](M& model, Engine& engine, double weight_std) { model.initialize(engine.rng, weight_std); },

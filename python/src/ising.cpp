@@ -8,7 +8,7 @@ void bind_ising_as(py::module_& m) {
   using M = IsingModel<S>;
   py::class_<M> cls(m, (std::string("IsingModel_") + dtype_name<S>()).c_str(),
                     "Fully connected Ising model E(x) = -(sum_{i != j} J_ij s_i s_j + b^T s), spins s = 2x - 1, x in {0,1}^d.\n"
-                    "params: J (d x d, row-major; each off-diagonal entry its own parameter) then b (d,).");
+                    "params: J (d x d, row-major; each off-diagonal entry its own parameter) then b (d,).", py::is_final());
   cls.def(py::init<Index>(), py::arg("dim"), "A model over dim bits with J = 0, b = 0.")
       .def_static("periodic_lattice", &M::periodic_lattice, py::arg("side"), py::arg("sigma"),
                   "The lattice experiments' truth: side x side periodic lattice, J = sigma * adjacency, b = 0.")

@@ -16,7 +16,7 @@ void bind_mlp_as(py::module_& m) {
   py::class_<M> cls(m, (std::string("MlpEnergy_") + dtype_name<S>()).c_str(),
                     "Multilayer perceptron energy E(x) = network(x): layers dim -> hidden... -> 1, the activation "
                     "after every hidden layer.\nparams: per layer W (out x in, row-major, as torch.nn.Linear.weight) "
-                    "then b; with 'learnable-swish' the shared slope beta last.");
+                    "then b; with 'learnable-swish' the shared slope beta last.", py::is_final());
   cls.def(py::init([](Index dim, std::vector<Index> hidden, const std::string& activation) {
             return M(dim, std::move(hidden), activation_from_name(activation));
           }),

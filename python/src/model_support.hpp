@@ -52,9 +52,16 @@ class TrainerImpl final : public TrainerBase {
   using S = typename M::Scalar;
 
  public:
-  TrainerImpl(py::object model, py::object estimator, E erased, py::object optimizer, const TrainerOptions& options)
+  TrainerImpl(py::object model, py::object estimator, ObjectLock lock, E erased, py::object optimizer,
+              const TrainerOptions& options)
       : model_(std::move(model)), estimator_(std::move(estimator)), optimizer_(std::move(optimizer)),
-        erased_(std::move(erased)), trainer_(model_.cast<M&>(), erased_, optimizer_.cast<Adam<S>&>(), options) {}
+        lock_(std::move(lock)), erased_(std::move(erased)),
+        trainer_(model_.cast<M&>(), erased_, optimizer_.cast<Adam<S>&>(), options) {
+    const Index expected = model_.cast<const M&>().num_params(), got = optimizer_.cast<const Adam<S>&>().num_params();
+    if (expected != got)
+      throw py::value_error("optimizer: made for " + std::to_string(got) + " parameters, the model has " +
+                            std::to_string(expected));
+  }
 
   py::dict run(py::object next_batch, Engine& engine) override {
     py::object engine_object = py::cast(&engine, py::return_value_policy::reference);
@@ -68,19 +75,33 @@ class TrainerImpl final : public TrainerBase {
     TrainResult result;
     {
       py::gil_scoped_release nogil;
+      std::lock_guard<std::recursive_mutex> hold(*lock_);
       result = trainer_.run(source, engine.rng);
     }
     return train_result_dict(result);
   }
   void resume(const std::string& path, Engine& engine) override {
     py::gil_scoped_release nogil;
+    std::lock_guard<std::recursive_mutex> hold(*lock_);
     trainer_.resume(path.empty() ? trainer_.checkpoint_path() : path, engine.rng);
   }
   void set_evaluator(std::vector<std::string> columns, py::object evaluator) override {
     evaluator_ = std::move(evaluator);
-    trainer_.set_evaluator(std::move(columns), [this](Index iteration) {
+    const std::size_t count = columns.size();
+    trainer_.set_evaluator(std::move(columns), [this, count](Index iteration) {
       py::gil_scoped_acquire gil;
-      return evaluator_(iteration).template cast<std::vector<double>>();
+      const py::object values = evaluator_(iteration);
+      std::vector<double> out;
+      try {
+        out = values.template cast<std::vector<double>>();
+      } catch (const py::cast_error&) {
+        throw py::type_error("evaluator(iteration): expected a list of " + std::to_string(count) + " floats, got " +
+                             std::string(py::str(py::type::handle_of(values).attr("__name__"))));
+      }
+      if (out.size() != count)
+        throw py::value_error("evaluator(iteration): expected " + std::to_string(count) + " values (one per column), got " +
+                              std::to_string(out.size()));
+      return out;
     });
   }
   Index start_iteration() const override { return trainer_.start_iteration(); }
@@ -88,6 +109,7 @@ class TrainerImpl final : public TrainerBase {
 
  private:
   py::object model_, estimator_, optimizer_, evaluator_;
+  ObjectLock lock_;
   E erased_;
   Trainer<M, E, Adam<S>> trainer_;
 };
@@ -107,6 +129,7 @@ void register_estimator() {
     bool fits = true, has_loss = true;
     {
       py::gil_scoped_release nogil;
+      std::lock_guard<std::recursive_mutex> hold(*wrapper.mutex);
       wrapper.visit([&](const auto& estimator) {
         using E = std::decay_t<decltype(estimator)>;
         if constexpr (estimator_fits<E, M>()) {
@@ -138,10 +161,10 @@ void register_estimator() {
       if constexpr (estimator_fits<E, M>()) {
         if constexpr (StatefulEstimator<E>)
           made = std::make_unique<TrainerImpl<M, ErasedStatefulEstimator<M>>>(
-              model, est, ErasedStatefulEstimator<M>::of(estimator), optimizer, options);
+              model, est, wrapper.mutex, ErasedStatefulEstimator<M>::of(estimator), optimizer, options);
         else
-          made = std::make_unique<TrainerImpl<M, ErasedEstimator<M>>>(model, est, ErasedEstimator<M>::of(estimator),
-                                                                       optimizer, options);
+          made = std::make_unique<TrainerImpl<M, ErasedEstimator<M>>>(model, est, wrapper.mutex,
+                                                                       ErasedEstimator<M>::of(estimator), optimizer, options);
       }
     });
     if (!made) no_pairing(est, model, "block Gibbs needs a BernoulliRBM");
@@ -157,13 +180,15 @@ void register_sampler() {
   if constexpr (sampler_fits<Sampler, M>()) {
     SamplerCalls calls;
     calls.sample = [](py::handle sampler, py::handle model_handle, Index chains, Index steps, Engine& engine) -> py::object {
-      const Sampler& s = sampler.cast<const W&>().sampler;
+      const W& wrapper = sampler.cast<const W&>();
+      const Sampler& s = wrapper.sampler;
       const M& model = model_handle.cast<const M&>();
       if (chains <= 0) throw py::value_error("num_chains (" + std::to_string(chains) + ") must be positive");
       if (steps < 0) throw py::value_error("steps (" + std::to_string(steps) + ") must not be negative");
       Matrix<S> X;
       {
         py::gil_scoped_release nogil;
+        std::lock_guard<std::recursive_mutex> hold(*wrapper.mutex);
         if constexpr (requires { s.sample(model, chains, steps, engine.rng); }) {
           X = s.sample(model, chains, steps, engine.rng);
         } else {  // chains from uniform random bits, as the other samplers' `sample`
@@ -174,12 +199,14 @@ void register_sampler() {
       return to_numpy(std::move(X));
     };
     calls.run = [](py::handle sampler, py::handle model_handle, py::handle X0, Index steps, Engine& engine) -> py::object {
-      const Sampler& s = sampler.cast<const W&>().sampler;
+      const W& wrapper = sampler.cast<const W&>();
+      const Sampler& s = wrapper.sampler;
       const M& model = model_handle.cast<const M&>();
       MatrixArg<S> arg(X0, "X", model.dim());
       Matrix<S> X = arg.map();
       {
         py::gil_scoped_release nogil;
+        std::lock_guard<std::recursive_mutex> hold(*wrapper.mutex);
         s.run(model, X, steps, engine.rng);
       }
       return to_numpy(std::move(X));

@@ -80,8 +80,9 @@ void bind_adam_as(py::module_& m) {
           [](Adam<S>& adam, py::handle params, py::handle grad) {
             auto p = checked_array<S>(params, "params");
             if (p.ndim() != 1 || p.shape(0) != adam.num_params() || p.strides(0) != static_cast<py::ssize_t>(sizeof(S)))
-              throw py::value_error("params: expected a contiguous array of shape (" + std::to_string(adam.num_params()) +
-                                    ",), got " + shape_string(p));
+              throw py::value_error("params: expected a contiguous 1-D array of " + std::to_string(adam.num_params()) +
+                                    " entries, got shape " + shape_string(p) +
+                                    (p.ndim() == 1 ? " with stride " + std::to_string(p.strides(0)) : std::string()));
             if (!p.writeable()) throw py::value_error("params: the array is read-only");
             const Vector<S> g = vector_arg<S>(grad, "grad", adam.num_params());
             Eigen::Map<Vector<S>> target(static_cast<S*>(p.mutable_data()), p.shape(0));
@@ -136,24 +137,36 @@ void bind_common(py::module_& m) {
           "seed", [](Engine& e, std::uint64_t seed) { e.rng.seed(seed); }, py::arg("seed"))
       .def(
           "next", [](Engine& e) { return static_cast<std::uint64_t>(e.rng()); }, "The next 64-bit output.")
-      .def("__getstate__",
-           [](const Engine& e) {
-             std::ostringstream s;
-             s << e.rng;
-             return s.str();
-           })
-      .def("__setstate__", [](Engine& e, const std::string& state) {
-        new (&e) Engine(0);
-        std::istringstream s(state);
-        s >> e.rng;
-      });
+      .def(py::pickle(
+          [](const Engine& e) {
+            std::ostringstream s;
+            s << e.rng;
+            return s.str();
+          },
+          [](const std::string& state) {
+            // A std::mt19937_64 state is 312 words and a position: 313 decimal numbers.
+            std::istringstream words(state);
+            std::string word;
+            std::size_t count = 0;
+            bool digits = true;
+            while (words >> word) {
+              ++count;
+              digits = digits && word.find_first_not_of("0123456789") == std::string::npos;
+            }
+            if (count != std::mt19937_64::state_size + 1 || !digits)
+              throw py::value_error("Engine state: not a std::mt19937_64 state (313 decimal numbers)");
+            Engine e(0);
+            std::istringstream s(state);
+            s >> e.rng;
+            return e;
+          }));
 
   bind_adam_as<float>(m);
   bind_adam_as<double>(m);
   m.def(
       "clip_gradient_norm",
       [](py::handle grad, double max_norm) {
-        if (py::isinstance<py::array>(grad) && py::reinterpret_borrow<py::array>(grad).dtype().is(py::dtype::of<float>()))
+        if (is_array_of<float>(grad))
           return clip_as<float>(grad, max_norm);
         return clip_as<double>(grad, max_norm);
       },
@@ -164,7 +177,7 @@ void bind_common(py::module_& m) {
   m.def(
       "mmd_squared",
       [](py::handle X, py::handle Y, const std::string& kernel) {
-        if (py::isinstance<py::array>(X) && py::reinterpret_borrow<py::array>(X).dtype().is(py::dtype::of<float>()))
+        if (is_array_of<float>(X))
           return mmd_as<float>(X, Y, kernel);
         return mmd_as<double>(X, Y, kernel);
       },
@@ -205,14 +218,15 @@ void bind_common(py::module_& m) {
           [](const GrayCodeEncoder& enc, py::handle points, py::object dtype) {
             MatrixArg<double> p(points, "points", 2);
             const Points2d P = p.map();
-            if (py::dtype::from_args(dtype).is(py::dtype::of<float>())) return py::object(to_numpy(enc.encode<float>(P)));
+            if (names_float32(dtype, "dtype")) return py::object(to_numpy(enc.encode<float>(P)));
             return py::object(to_numpy(enc.encode<double>(P)));
           },
-          py::arg("points"), py::arg("dtype") = py::dtype::of<float>(), "Bits (n, dim) of points (n, 2), float64.")
+          py::arg("points"), py::arg("dtype") = py::dtype::of<double>(),
+          "Bits (n, dim) of points (n, 2) (float64), of the given dtype (float32 or float64).")
       .def(
           "decode",
           [](const GrayCodeEncoder& enc, py::handle X) -> py::object {
-            if (py::isinstance<py::array>(X) && py::reinterpret_borrow<py::array>(X).dtype().is(py::dtype::of<float>())) {
+            if (is_array_of<float>(X)) {
               MatrixArg<float> x(X, "X", enc.dim());
               Matrix<double> out = enc.decode(x.map());
               return to_numpy(std::move(out));
@@ -249,12 +263,16 @@ void bind_common(py::module_& m) {
       "read_fashion_mnist",
       [](const std::string& split, const std::string& data_dir, const std::string& binarize, int threshold,
          py::object engine, py::object dtype) -> py::object {
+        if (binarize != "threshold" && binarize != "stochastic" && binarize != "dequantize")
+          throw py::value_error("binarize: expected 'threshold', 'stochastic' or 'dequantize', got '" + binarize + "'");
+        const bool single = names_float32(dtype, "dtype");
+        if (binarize != "threshold" && engine.is_none())
+          throw py::value_error("engine: needed for binarize='" + binarize + "'");
         IdxImages images;
         {
           py::gil_scoped_release nogil;
           images = read_fashion_mnist_images(split, data_dir);
         }
-        const bool single = py::dtype::from_args(dtype).is(py::dtype::of<float>());
         auto convert = [&](auto tag) -> py::object {
           using S = decltype(tag);
           if (binarize == "threshold") return to_numpy(binarize_by_threshold<S>(images, threshold));
@@ -268,7 +286,7 @@ void bind_common(py::module_& m) {
       },
       py::arg("split") = "train", py::arg("data_dir") = std::string(fashion_mnist_default_dir),
       py::arg("binarize") = "threshold", py::arg("threshold") = 128, py::arg("engine") = py::none(),
-      py::arg("dtype") = py::dtype::of<float>(),
+      py::arg("dtype") = py::dtype::of<double>(),
       "Fashion-MNIST images (Debian's dataset-fashion-mnist) as rows (n, 784): binarised by pixel >= threshold, "
       "or stochastically (engine), or dequantised into (0, 1) (engine). Raises IdxError if the files are missing.");
 }
@@ -330,7 +348,7 @@ void bind_estimators(py::module_& m) {
   {
     py::class_<ContrastiveDivergencePy> cls(m, "ContrastiveDivergence",
                                             "CD-k: chains started at the batch, `steps` transitions of `sampler` "
-                                            "('block' for RBMs, 'gibbs', 'gwg'); gradient mean dE/dtheta(data) - "
+                                            "('gibbs', 'gwg', or 'block' for a BernoulliRBM); gradient mean dE/dtheta(data) - "
                                             "mean dE/dtheta(chains).");
     cls.def(py::init([](Index steps, const std::string& sampler, double beta) {
               using Variant = decltype(ContrastiveDivergencePy::estimator);
@@ -339,7 +357,7 @@ void bind_estimators(py::module_& m) {
                              make_sampler(sampler, beta)),
                   sampler};
             }),
-            py::arg("steps") = 1, py::arg("sampler") = "block", py::arg("beta") = 1.0)
+            py::arg("steps") = 1, py::arg("sampler") = "gibbs", py::arg("beta") = 1.0)
         .def_readonly("sampler", &ContrastiveDivergencePy::sampler);
     add_estimator_methods(cls);
   }
@@ -359,16 +377,34 @@ void bind_estimators(py::module_& m) {
         .def(
             "chains",
             [](const PersistentContrastiveDivergencePy& w, py::object dtype) -> py::object {
-              return std::visit(
-                  [&](const auto& e) -> py::object {
-                    if (py::dtype::from_args(dtype).is(py::dtype::of<float>())) return to_numpy(Matrix<float>(e.template chains<float>()));
-                    return to_numpy(Matrix<double>(e.template chains<double>()));
-                  },
-                  w.estimator);
+              const int wanted = dtype.is_none() ? -1 : names_float32(dtype, "dtype") ? 1 : 0;
+              Matrix<float> single;
+              Matrix<double> twice;
+              {
+                py::gil_scoped_release nogil;  // the lock is only taken without the GIL
+                std::lock_guard<std::recursive_mutex> hold(*w.mutex);
+                std::visit(
+                    [&](const auto& e) {
+                      single = e.template chains<float>();
+                      twice = e.template chains<double>();
+                    },
+                    w.estimator);
+              }
+              // The chains are kept per scalar type; without a dtype, those that exist.
+              const bool use_float = wanted == 1 || (wanted == -1 && twice.size() == 0 && single.size() > 0);
+              if (use_float) return to_numpy(std::move(single));
+              return to_numpy(std::move(twice));
             },
-            py::arg("dtype") = py::dtype::of<double>(), "A copy of the persistent chains (num_chains, dim) of that dtype.")
+            py::arg("dtype") = py::none(),
+            "A copy of the persistent chains (num_chains, dim): those of the models trained so far (float64 if "
+            "both dtypes were used, unless dtype says which); shape (0, 0) before the first update.")
         .def(
-            "reset", [](PersistentContrastiveDivergencePy& w) { std::visit([](auto& e) { e.reset(); }, w.estimator); },
+            "reset",
+            [](PersistentContrastiveDivergencePy& w) {
+              py::gil_scoped_release nogil;
+              std::lock_guard<std::recursive_mutex> hold(*w.mutex);
+              std::visit([](auto& e) { e.reset(); }, w.estimator);
+            },
             "Forget the chains (the next call starts them at uniform random bits).");
     add_estimator_methods(cls);
   }
@@ -437,7 +473,9 @@ void bind_estimators(py::module_& m) {
            "Runs to `iterations`; next_batch(engine) returns a batch (n, dim) of the model's dtype, drawn from engine "
            "only (so a resumed run repeats it). Returns a dict: iterations, final_loss, wall_seconds, eval_seconds, "
            "iterations_per_second, failed, out_of_time, message.")
-      .def("resume", &TrainerBase::resume, py::arg("path") = "", py::arg("engine"),
+      .def(
+          "resume", [](TrainerBase& t, Engine& engine, const std::string& path) { t.resume(path, engine); },
+          py::arg("engine"), py::arg("path") = "",
            "Restores model, optimizer, engine, estimator state and log window from a checkpoint (default: "
            "out_dir/checkpoint.bin). Raises CheckpointError for a mismatched file.")
       .def("set_evaluator", &TrainerBase::set_evaluator, py::arg("columns"), py::arg("evaluator"),

@@ -18,7 +18,7 @@ void bind_rbm_as(py::module_& m) {
   py::class_<M> cls(m, (std::string("BernoulliRBM_") + dtype_name<S>()).c_str(),
                     "Bernoulli RBM E(x, h) = -b^T x - c^T h - h^T W x; as an energy model its energy is the free "
                     "energy F(x) = -b^T x - sum_j softplus(c_j + W_j x).\nparams: W (hidden x visible, row-major, as "
-                    "torch.nn.Linear(visible, hidden).weight), b (visible), c (hidden).");
+                    "torch.nn.Linear(visible, hidden).weight), b (visible), c (hidden).", py::is_final());
   cls.def(py::init<Index, Index>(), py::arg("visible"), py::arg("hidden"), "Parameters 0 (call initialize).")
       .def(
           "initialize", [](M& model, Engine& engine) { model.initialize(engine.rng); }, py::arg("engine"),

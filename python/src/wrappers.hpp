@@ -3,6 +3,8 @@
 // `visit` for the model it is applied to.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -13,6 +15,12 @@
 namespace rmpy {
 
 using namespace ratiomatch;
+
+/// Each estimator and sampler object has a lock: their C++ objects keep workspaces (and PCD its
+/// chains) that one call at a time may use, and calls run without the GIL. Taken only after the
+/// GIL is released; recursive, so a trainer's data callback may use the estimator between steps.
+using ObjectLock = std::shared_ptr<std::recursive_mutex>;
+inline ObjectLock new_lock() { return std::make_shared<std::recursive_mutex>(); }
 
 template <template <class> class E>
 using PerObjective = std::variant<E<SquaredRatio>, E<HyvarinenRatio>, E<SqrtRatio>>;
@@ -31,6 +39,7 @@ template <template <class> class E>
 struct RatioEstimatorPy {
   PerObjective<E> estimator;
   std::string objective;
+  ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     std::visit(f, estimator);
@@ -64,6 +73,7 @@ struct ContrastiveDivergencePy {
                ContrastiveDivergence<BlockGibbsSampler>>
       estimator;
   std::string sampler;
+  ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     std::visit(f, estimator);
@@ -75,6 +85,7 @@ struct PersistentContrastiveDivergencePy {
                PersistentContrastiveDivergence<BlockGibbsSampler>>
       estimator;
   std::string sampler;
+  ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     std::visit(f, estimator);
@@ -84,17 +95,21 @@ struct PersistentContrastiveDivergencePy {
 /// The sampler alone (`sample`, `run`), bound as its own class per kind.
 struct GibbsSamplerPy {
   GibbsSampler sampler;
+  ObjectLock mutex = new_lock();
 };
 struct GibbsWithGradientsPy {
   GibbsWithGradients sampler;
+  ObjectLock mutex = new_lock();
 };
 struct BlockGibbsSamplerPy {
   BlockGibbsSampler sampler;
+  ObjectLock mutex = new_lock();
 };
 
 // Continuous-data estimators (Gaussian-Bernoulli RBM).
 struct ScoreMatchingPy {
   ScoreMatching estimator;
+  ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     f(estimator);
@@ -102,6 +117,7 @@ struct ScoreMatchingPy {
 };
 struct DenoisingScoreMatchingPy {
   DenoisingScoreMatching estimator;
+  ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     f(estimator);
@@ -109,6 +125,7 @@ struct DenoisingScoreMatchingPy {
 };
 struct SlicedScoreMatchingPy {
   SlicedScoreMatching estimator;
+  ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     f(estimator);
@@ -136,7 +153,9 @@ inline constexpr const char* loss_and_gradient_doc =
     "model.params (shape (num_params,)). Random draws come from engine. Raises TypeError for a wrong dtype or "
     "an estimator that does not apply to the model, ValueError for a wrong shape or a non-binary entry, "
     "NumericalError for a non-finite result.";
-inline constexpr const char* loss_doc = "loss(model, X, engine) -> float: the loss alone, with the same draws.";
+inline constexpr const char* loss_doc =
+    "loss(model, X, engine) -> float: the loss alone, making the same draws as loss_and_gradient from the same "
+    "engine state (PCD's loss also advances its chains).";
 
 template <class W>
 void add_estimator_methods(py::class_<W>& cls) {

@@ -318,9 +318,11 @@ def test_mmd_and_toy_data():
     points = rm.sample_toy2d("moons", 500, rm.Engine(1))
     assert points.shape == (500, 2) and points.dtype == np.float64
     encoder = rm.GrayCodeEncoder.fit(16, points)
-    codes = encoder.encode(points)
+    codes = encoder.encode(points, dtype=np.float32)
     assert codes.shape == (500, 16) and codes.dtype == np.float32
-    assert encoder.encode(points, dtype=np.float64).dtype == np.float64
+    assert encoder.encode(points).dtype == np.float64
+    with pytest.raises(TypeError, match="float32 or float64"):
+        encoder.encode(points, dtype=np.int32)
     back = encoder.decode(codes)
     assert np.max(np.abs(back - points)) < 4 / encoder.int_scale
     X, Y = bits(50, 8, seed=1), bits(60, 8, seed=2)
@@ -346,7 +348,7 @@ def test_fashion_mnist_reader(tmp_path):
 
     folder = "/usr/share/datasets/fashion-mnist"
     if os.path.exists(os.path.join(folder, "t10k-images-idx3-ubyte.gz")):
-        X = rm.read_fashion_mnist("test")
+        X = rm.read_fashion_mnist("test", dtype=np.float32)
         assert X.shape == (10000, 784) and X.dtype == np.float32 and set(np.unique(X)) == {0.0, 1.0}
         images = rm.read_idx_images(os.path.join(folder, "t10k-images-idx3-ubyte.gz"))
         np.testing.assert_array_equal(X, (images.reshape(10000, 784) >= 128).astype(np.float32))
@@ -354,8 +356,6 @@ def test_fashion_mnist_reader(tmp_path):
         assert labels.shape == (10000,) and labels.max() == 9
         D = rm.read_fashion_mnist("test", binarize="dequantize", engine=rm.Engine(1), dtype=np.float64)
         assert D.dtype == np.float64 and 0 < D.min() and D.max() < 1
-        with pytest.raises(ValueError, match="engine"):
-            rm.read_fashion_mnist("test", binarize="stochastic")
     # a small file of our own, then a truncated one
     path = tmp_path / "images.gz"
     pixels = np.arange(2 * 3 * 4, dtype=np.uint8)
@@ -366,8 +366,62 @@ def test_fashion_mnist_reader(tmp_path):
         f.write(struct.pack(">IIII", 0x803, 2, 3, 4) + pixels.tobytes()[:-5])
     with pytest.raises(rm.IdxError, match="offset"):
         rm.read_idx_images(str(path))
+    with pytest.raises(ValueError, match="engine"):
+        rm.read_fashion_mnist("test", binarize="stochastic", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="binarize"):
+        rm.read_fashion_mnist("test", binarize="bogus", data_dir=str(tmp_path))
     with pytest.raises(rm.IdxError, match="dataset-fashion-mnist"):
         rm.read_fashion_mnist("train", data_dir=str(tmp_path))
+
+
+def test_arrays_with_an_equal_but_distinct_dtype_object_are_accepted():
+    import pickle
+
+    model = binary_models(np.float64)[1]
+    X = bits(3, 6)
+    unpickled = pickle.loads(pickle.dumps(X))
+    np.testing.assert_array_equal(model.energy(unpickled), model.energy(X))
+    loss, _ = rm.RatioMatching().loss_and_gradient(model, unpickled, rm.Engine(1))
+    assert loss == rm.RatioMatching().loss_and_gradient(model, X, rm.Engine(1))[0]
+    assert rm.mmd_squared(pickle.loads(pickle.dumps(X.astype(np.float32))), X.astype(np.float32)) == pytest.approx(
+        rm.mmd_squared(X, X), rel=1e-6)
+
+
+def test_model_classes_cannot_be_subclassed():
+    with pytest.raises(TypeError):
+        type("MyIsing", (rm.IsingModel.float64,), {})
+
+
+def test_one_estimator_shared_by_threads():
+    # calls run without the GIL; the estimator's workspaces take one call at a time
+    model = rm.MlpEnergy(16, [64, 64], dtype=np.float64)
+    model.initialize(rm.Engine(1))
+    est = rm.RatioMatching()
+    X = bits(64, 16, seed=9)
+    expected = est.loss(model, X, rm.Engine(1))
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(20):
+                results.append(est.loss(model, X, rm.Engine(1)))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 80 and all(r == expected for r in results)
+
+
+def test_pcd_chains_of_a_float32_model():
+    model = rm.IsingModel(4, dtype=np.float32)
+    pcd = rm.PersistentContrastiveDivergence(5, 1)
+    pcd.loss_and_gradient(model, bits(3, 4, dtype=np.float32), rm.Engine(1))
+    assert pcd.chains().shape == (5, 4) and pcd.chains().dtype == np.float32
+    assert pcd.chains(np.float64).shape == (0, 0)
 
 
 def test_engine_is_reproducible_and_picklable():
@@ -379,6 +433,8 @@ def test_engine_is_reproducible_and_picklable():
     assert c.next() == a.next()
     a.seed(7)
     assert a.next() == rm.Engine(7).next()
+    with pytest.raises(ValueError, match="state"):
+        pickle.loads(pickle.dumps(a).replace(b"1", b"x"))
 
 
 def test_long_calls_release_the_gil():

@@ -61,6 +61,15 @@ def test_a_shared_learnable_slope_as_in_the_reference_network():
     np.testing.assert_allclose(model.input_gradient(X), g_torch, rtol=1e-12, atol=1e-14)
 
 
+def test_modules_with_the_learnable_slope_pickle():
+    import pickle
+
+    model = rm.MlpEnergy(4, [3], activation="learnable-swish")
+    module = pickle.loads(pickle.dumps(model.to_torch()))
+    X = bits(2, 4)
+    np.testing.assert_allclose(torch_energy_and_gradient(module, X)[0], model.energy(X), rtol=1e-12)
+
+
 def test_unsupported_modules_are_refused():
     with pytest.raises(ValueError, match="unsupported layer ReLU"):
         rm.MlpEnergy.from_torch(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)))

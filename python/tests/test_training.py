@@ -27,7 +27,7 @@ def synthetic_run_in_python(seed, iterations, out_dir, hidden=(32, 32)):
     trainer = rm.Trainer(model, estimator, adam, iterations=iterations, clip_norm=1.0, log_every=1,
                          checkpoint_every=0, out_dir=str(out_dir))
     engine = rm.Engine((seed * 2654435761 + 17) % 2**64)
-    result = trainer.run(lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e)), engine)
+    result = trainer.run(lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e), dtype=np.float32), engine)
     return result, model
 
 
@@ -54,7 +54,7 @@ def test_a_resumed_python_run_equals_an_uninterrupted_one(tmp_path):
 
     setup = rm.Engine(4)
     encoder = rm.GrayCodeEncoder.fit(32, rm.sample_toy2d("2spirals", 5000, setup))
-    batches = lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e))  # noqa: E731
+    batches = lambda e: encoder.encode(rm.sample_toy2d("2spirals", 128, e), dtype=np.float32)  # noqa: E731
 
     def make(iterations):
         model = rm.MlpEnergy(32, [16], activation="learnable-swish", dtype=np.float32)
@@ -74,7 +74,7 @@ def test_a_resumed_python_run_equals_an_uninterrupted_one(tmp_path):
     # a new process would do this: fresh objects, resume from the checkpoint, continue to 60
     model2, adam2, estimator2, trainer2 = make(60)
     engine = rm.Engine(0)
-    trainer2.resume("", engine)
+    trainer2.resume(engine)
     assert trainer2.start_iteration == 30
     trainer2.run(batches, engine)
     np.testing.assert_array_equal(model2.params, model_full.params)
@@ -96,7 +96,7 @@ def test_trainer_evaluator_columns_and_checkpoint_errors(tmp_path):
     assert float(rows[-1]["pll"]) > float(rows[1]["pll"])  # it learns
     other = rm.Trainer(rm.IsingModel(5), estimator, rm.Adam(rm.IsingModel(5)), iterations=30, out_dir=str(tmp_path))
     with pytest.raises(rm.CheckpointError):
-        other.resume("", rm.Engine(1))
+        other.resume(rm.Engine(1))
 
 
 def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
@@ -108,6 +108,12 @@ def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
     trainer = rm.Trainer(model, rm.RatioMatching(), rm.Adam(model), iterations=5)
     with pytest.raises(TypeError, match="next_batch"):
         trainer.run(lambda e: np.zeros((3, 4), dtype=np.float32), rm.Engine(1))
+    with pytest.raises(ValueError, match="parameters"):
+        rm.Trainer(model, rm.RatioMatching(), rm.Adam(7), iterations=5)
+    evaluated = rm.Trainer(model, rm.RatioMatching(), rm.Adam(model), iterations=5, eval_every=5)
+    evaluated.set_evaluator(["a", "b"], lambda iteration: [1.0])
+    with pytest.raises(ValueError, match="2 values"):
+        evaluated.run(lambda e: np.ones((2, 4)), rm.Engine(1))
 
     def broken(engine):
         raise KeyError("no more data")
@@ -137,7 +143,7 @@ def test_estimator_state_goes_into_the_checkpoint(tmp_path):
                              checkpoint_every=10, out_dir=str(out))
         engine = rm.Engine(5)
         if resume:
-            trainer.resume("", engine)
+            trainer.resume(engine)
         trainer.run(lambda e: data, engine)
         return model, pcd
 
