@@ -80,30 +80,44 @@ inline std::string shape_string(const py::array& a) {
   return s.str();
 }
 
+/// `obj` as a 2-D array of dtype `S` and `cols` columns (any if negative), or TypeError / ValueError.
+template <class S>
+py::array checked_matrix(py::handle obj, const char* name, Index cols) {
+  py::array array = checked_array<S>(obj, name);
+  if (array.ndim() != 2)
+    throw py::value_error(std::string(name) + ": expected a 2-D array (rows, " +
+                          (cols >= 0 ? std::to_string(cols) : std::string("columns")) + "), got shape " +
+                          shape_string(array));
+  if (cols >= 0 && array.shape(1) != cols)
+    throw py::value_error(std::string(name) + ": expected " + std::to_string(cols) + " columns (the model's dim), got shape " +
+                          shape_string(array));
+  return array;
+}
+
+/// Copies a checked 2-D array of dtype `S` (any strides) into `out`; no allocation when `out`
+/// already has its shape.
+template <class S>
+void copy_matrix(const py::array& array, Matrix<S>& out) {
+  out.resize(array.shape(0), array.shape(1));
+  const auto* base = static_cast<const char*>(array.data());
+  for (Index c = 0; c < out.cols(); ++c)
+    for (Index r = 0; r < out.rows(); ++r)
+      out(r, c) = *reinterpret_cast<const S*>(base + r * array.strides(0) + c * array.strides(1));
+}
+
 /// A 2-D argument of `cols` columns (any if negative) as an Eigen matrix: used in place when
 /// the array is Fortran-ordered (column-major, ratiomatch's layout), else copied once.
 template <class S>
 class MatrixArg {
  public:
-  MatrixArg(py::handle obj, const char* name, Index cols) : array_(checked_array<S>(obj, name)) {
-    if (array_.ndim() != 2)
-      throw py::value_error(std::string(name) + ": expected a 2-D array (rows, " +
-                            (cols >= 0 ? std::to_string(cols) : std::string("columns")) + "), got shape " +
-                            shape_string(array_));
-    if (cols >= 0 && array_.shape(1) != cols)
-      throw py::value_error(std::string(name) + ": expected " + std::to_string(cols) + " columns (the model's dim), got shape " +
-                            shape_string(array_));
+  MatrixArg(py::handle obj, const char* name, Index cols) : array_(checked_matrix<S>(obj, name, cols)) {
     const Index rows = array_.shape(0), n = array_.shape(1);
     const bool f_order = array_.strides(0) == static_cast<py::ssize_t>(sizeof(S)) &&
                          array_.strides(1) == static_cast<py::ssize_t>(sizeof(S) * std::max<Index>(rows, 1));
     if (f_order) {
       new (&map_) Eigen::Map<const Matrix<S>>(static_cast<const S*>(array_.data()), rows, n);
     } else {
-      copy_.resize(rows, n);
-      const auto* base = static_cast<const char*>(array_.data());
-      for (Index r = 0; r < rows; ++r)
-        for (Index c = 0; c < n; ++c)
-          copy_(r, c) = *reinterpret_cast<const S*>(base + r * array_.strides(0) + c * array_.strides(1));
+      copy_matrix(array_, copy_);
       new (&map_) Eigen::Map<const Matrix<S>>(copy_.data(), rows, n);
     }
   }
@@ -167,6 +181,22 @@ template <class S>
 py::array_t<S> view(S* data, Index rows, Index cols, py::handle owner) {
   return py::array_t<S>({rows, cols}, {static_cast<py::ssize_t>(sizeof(S) * cols), static_cast<py::ssize_t>(sizeof(S))},
                         data, owner);
+}
+
+/// Adds the read-only property `name` to `cls`: a writable numpy view of the tensor `part(model)`
+/// returns (an Eigen map into the model's parameters), keeping the model alive.
+template <class M, class Part>
+void def_parameter_view(py::class_<M>& cls, const char* name, Part part, const char* doc) {
+  cls.def_property_readonly(
+      name,
+      [part](py::object self) {
+        auto tensor = part(self.cast<M&>());
+        if constexpr (std::decay_t<decltype(tensor)>::ColsAtCompileTime == 1)
+          return view(tensor.data(), tensor.size(), self);
+        else
+          return view(tensor.data(), tensor.rows(), tensor.cols(), self);
+      },
+      doc);
 }
 
 // ---- Registries: what to do for a (bound object type, model type) pair. ----

@@ -5,26 +5,6 @@
 namespace rmpy {
 
 template <class S>
-struct BiSMPy {
-  BiSM<S> estimator;
-  ObjectLock mutex = new_lock();
-  template <class F>
-  void visit(F&& f) const {
-    f(estimator);
-  }
-};
-
-template <class S>
-struct GaussianRBMContrastiveDivergencePy {
-  GaussianRBMContrastiveDivergence<S> estimator;
-  ObjectLock mutex = new_lock();
-  template <class F>
-  void visit(F&& f) const {
-    f(estimator);
-  }
-};
-
-template <class S>
 void bind_grbm_as(py::module_& m) {
   using M = GaussianBernoulliRBM<S>;
   const std::string suffix = std::string("_") + dtype_name<S>();
@@ -44,34 +24,6 @@ void bind_grbm_as(py::module_& m) {
           },
           py::arg("V"), py::arg("min_std") = 1e-3, "b = the data mean, s = log of the data's standard deviation.")
       .def_property_readonly("num_hidden", &M::num_hidden)
-      .def_property_readonly(
-          "weight",
-          [](py::object self) {
-            auto W = self.cast<M&>().weight();
-            return view<S>(W.data(), W.rows(), W.cols(), self);
-          },
-          "W, shape (hidden, visible): a writable view into params.")
-      .def_property_readonly(
-          "visible_bias",
-          [](py::object self) {
-            auto b = self.cast<M&>().visible_bias();
-            return view<S>(b.data(), b.size(), self);
-          },
-          "b, shape (visible,): a writable view into params.")
-      .def_property_readonly(
-          "hidden_bias",
-          [](py::object self) {
-            auto c = self.cast<M&>().hidden_bias();
-            return view<S>(c.data(), c.size(), self);
-          },
-          "c, shape (hidden,): a writable view into params.")
-      .def_property_readonly(
-          "log_std",
-          [](py::object self) {
-            auto s = self.cast<M&>().log_std();
-            return view<S>(s.data(), s.size(), self);
-          },
-          "s = log sigma, shape (visible,): a writable view into params.")
       .def(
           "laplacian",
           [](const M& model, py::handle V) {
@@ -127,6 +79,10 @@ void bind_grbm_as(py::module_& m) {
             return model.mean_log_likelihood(arg.map());
           },
           py::arg("V"), "Mean log-density of the rows of V in nats per row, with the exact log Z.");
+  def_parameter_view(cls, "weight", [](M& model) { return model.weight(); }, "W, shape (hidden, visible): a writable view into params.");
+  def_parameter_view(cls, "visible_bias", [](M& model) { return model.visible_bias(); }, "b, shape (visible,): a writable view into params.");
+  def_parameter_view(cls, "hidden_bias", [](M& model) { return model.hidden_bias(); }, "c, shape (hidden,): a writable view into params.");
+  def_parameter_view(cls, "log_std", [](M& model) { return model.log_std(); }, "s = log sigma, shape (visible,): a writable view into params.");
   bind_model_basics(cls);
   m.def(
       "annealed_log_partition",
@@ -146,7 +102,7 @@ void bind_grbm_as(py::module_& m) {
   register_estimator<DenoisingScoreMatchingPy, M>();
   register_estimator<SlicedScoreMatchingPy, M>();
 
-  using BiSMW = BiSMPy<S>;
+  using BiSMW = SingleEstimatorPy<BiSM<S>>;
   py::class_<BiSMW> bism_class(m, ("BiSM" + suffix).c_str(),
                     "Bi-level score matching (Bao et al., NeurIPS 2020) for a GaussianBernoulliRBM with the variational "
                     "posterior q(h | v) = prod_j Bernoulli(sigmoid(A v + a)): K Adam steps on the posterior, then the "
@@ -185,7 +141,7 @@ void bind_grbm_as(py::module_& m) {
   add_estimator_methods(bism_class);
   register_estimator<BiSMW, M>();
 
-  using CDW = GaussianRBMContrastiveDivergencePy<S>;
+  using CDW = SingleEstimatorPy<GaussianRBMContrastiveDivergence<S>>;
   py::class_<CDW> cd_class(m, ("GaussianRBMContrastiveDivergence" + suffix).c_str(),
                            "CD-k (or PCD-k with persistent=True) for a GaussianBernoulliRBM by its block Gibbs sampler.");
   cd_class.def(py::init([](Index steps, bool persistent) { return CDW{GaussianRBMContrastiveDivergence<S>(steps, persistent)}; }),

@@ -11,21 +11,9 @@ void bind_ising_as(py::module_& m) {
                     "params: J (d x d, row-major; each off-diagonal entry its own parameter) then b (d,).", py::is_final());
   cls.def(py::init<Index>(), py::arg("dim"), "A model over dim bits with J = 0, b = 0.")
       .def_static("periodic_lattice", &M::periodic_lattice, py::arg("side"), py::arg("sigma"),
-                  "The lattice experiments' truth: side x side periodic lattice, J = sigma * adjacency, b = 0.")
-      .def_property_readonly(
-          "coupling",
-          [](py::object self) {
-            auto J = self.cast<M&>().coupling();
-            return view<S>(J.data(), J.rows(), J.cols(), self);
-          },
-          "J, shape (d, d): a writable view into params.")
-      .def_property_readonly(
-          "bias",
-          [](py::object self) {
-            auto b = self.cast<M&>().bias();
-            return view<S>(b.data(), b.size(), self);
-          },
-          "b, shape (d,): a writable view into params.");
+                  "The lattice experiments' truth: side x side periodic lattice, J = sigma * adjacency, b = 0.");
+  def_parameter_view(cls, "coupling", [](M& model) { return model.coupling(); }, "J, shape (d, d): a writable view into params.");
+  def_parameter_view(cls, "bias", [](M& model) { return model.bias(); }, "b, shape (d,): a writable view into params.");
   bind_binary_model<M>(m, cls);
   m.def(
       "sample_ising_data",

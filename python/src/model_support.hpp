@@ -68,9 +68,8 @@ class TrainerImpl final : public TrainerBase {
     const Index dim = model_.cast<const M&>().dim();
     auto source = [&](Matrix<S>& batch, std::mt19937_64&) {
       py::gil_scoped_acquire gil;
-      py::object rows = next_batch(engine_object);
-      MatrixArg<S> arg(rows, "next_batch(engine) result", dim);
-      batch = arg.map();
+      const py::object rows = next_batch(engine_object);
+      copy_matrix(checked_matrix<S>(rows, "next_batch(engine) result", dim), batch);  // reuses batch's storage
     };
     TrainResult result;
     {

@@ -113,6 +113,16 @@ double mmd_as(py::handle X, py::handle Y, const std::string& kernel) {
   throw py::value_error("kernel: expected 'hamming' or 'exp-hamming', got '" + kernel + "'");
 }
 
+/// An estimator whose only setting is the ratio objective.
+template <class W, template <class> class E>
+void bind_objective_estimator(py::module_& m, const char* name, const char* doc) {
+  py::class_<W> cls(m, name, doc);
+  cls.def(py::init([](const std::string& objective) { return W{make_per_objective<E>(objective), objective}; }),
+          py::arg("objective") = "squared")
+      .def_readonly("objective", &W::objective);
+  add_estimator_methods(cls);
+}
+
 }  // namespace
 
 void bind_common(py::module_& m) {
@@ -292,27 +302,15 @@ void bind_common(py::module_& m) {
 }
 
 void bind_estimators(py::module_& m) {
-  {
-    py::class_<RatioMatchingPy> cls(m, "RatioMatching",
-                                    "Ratio matching over all d flips (Hyvarinen 2007; RMwGGIS eq. 3):\n"
-                                    "J(x) = sum_i f(E(x) - E(x_-i)) with the per-flip objective f of `objective`: "
-                                    "'squared' (the paper's; learns p^(1/4)), 'hyvarinen' or 'sqrt' (consistent).");
-    cls.def(py::init([](const std::string& objective) { return RatioMatchingPy{make_per_objective<RatioMatching>(objective), objective}; }),
-            py::arg("objective") = "squared")
-        .def_readonly("objective", &RatioMatchingPy::objective);
-    add_estimator_methods(cls);
-  }
-  {
-    py::class_<TaylorRatioMatchingPy> cls(m, "TaylorRatioMatching",
-                                          "First-order ratio matching: J(x) = sum_i f(-(2x-1)_i dE/dx_i), the gradient "
-                                          "alone (no flipped evaluations). Exact for IsingModel.");
-    cls.def(py::init([](const std::string& objective) {
-              return TaylorRatioMatchingPy{make_per_objective<TaylorRatioMatching>(objective), objective};
-            }),
-            py::arg("objective") = "squared")
-        .def_readonly("objective", &TaylorRatioMatchingPy::objective);
-    add_estimator_methods(cls);
-  }
+  bind_objective_estimator<RatioMatchingPy, RatioMatching>(
+      m, "RatioMatching",
+      "Ratio matching over all d flips (Hyvarinen 2007; RMwGGIS eq. 3):\n"
+      "J(x) = sum_i f(E(x) - E(x_-i)) with the per-flip objective f of `objective`: "
+      "'squared' (the paper's; learns p^(1/4)), 'hyvarinen' or 'sqrt' (consistent).");
+  bind_objective_estimator<TaylorRatioMatchingPy, TaylorRatioMatching>(
+      m, "TaylorRatioMatching",
+      "First-order ratio matching: J(x) = sum_i f(-(2x-1)_i dE/dx_i), the gradient alone (no flipped "
+      "evaluations). Exact for IsingModel.");
   {
     py::class_<UniformSampledRMPy> cls(m, "UniformSampledRM",
                                        "Ratio matching over `flips` bits drawn uniformly without replacement "

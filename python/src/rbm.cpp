@@ -31,27 +31,6 @@ void bind_rbm_as(py::module_& m) {
           },
           py::arg("X"), py::arg("alpha") = 1.0, "b_i = log(p_i / (1 - p_i)) from the add-alpha smoothed marginals of X.")
       .def_property_readonly("num_hidden", &M::num_hidden)
-      .def_property_readonly(
-          "weight",
-          [](py::object self) {
-            auto W = self.cast<M&>().weight();
-            return view<S>(W.data(), W.rows(), W.cols(), self);
-          },
-          "W, shape (hidden, visible): a writable view into params.")
-      .def_property_readonly(
-          "visible_bias",
-          [](py::object self) {
-            auto b = self.cast<M&>().visible_bias();
-            return view<S>(b.data(), b.size(), self);
-          },
-          "b, shape (visible,): a writable view into params.")
-      .def_property_readonly(
-          "hidden_bias",
-          [](py::object self) {
-            auto c = self.cast<M&>().hidden_bias();
-            return view<S>(c.data(), c.size(), self);
-          },
-          "c, shape (hidden,): a writable view into params.")
       .def(
           "hidden_probabilities",
           [](const M& model, py::handle X) {
@@ -77,6 +56,9 @@ void bind_rbm_as(py::module_& m) {
             return model.log_partition();
           },
           "Exact log Z in nats, summing over the smaller layer (at most 24 units).");
+  def_parameter_view(cls, "weight", [](M& model) { return model.weight(); }, "W, shape (hidden, visible): a writable view into params.");
+  def_parameter_view(cls, "visible_bias", [](M& model) { return model.visible_bias(); }, "b, shape (visible,): a writable view into params.");
+  def_parameter_view(cls, "hidden_bias", [](M& model) { return model.hidden_bias(); }, "c, shape (hidden,): a writable view into params.");
   bind_binary_model<M>(m, cls);
   m.def(
       "annealed_log_partition",

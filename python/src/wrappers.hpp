@@ -106,31 +106,19 @@ struct BlockGibbsSamplerPy {
   ObjectLock mutex = new_lock();
 };
 
-// Continuous-data estimators (Gaussian-Bernoulli RBM).
-struct ScoreMatchingPy {
-  ScoreMatching estimator;
+/// An estimator with one C++ type (the score matching family, BiSM, Gaussian-RBM CD).
+template <class E>
+struct SingleEstimatorPy {
+  E estimator;
   ObjectLock mutex = new_lock();
   template <class F>
   void visit(F&& f) const {
     f(estimator);
   }
 };
-struct DenoisingScoreMatchingPy {
-  DenoisingScoreMatching estimator;
-  ObjectLock mutex = new_lock();
-  template <class F>
-  void visit(F&& f) const {
-    f(estimator);
-  }
-};
-struct SlicedScoreMatchingPy {
-  SlicedScoreMatching estimator;
-  ObjectLock mutex = new_lock();
-  template <class F>
-  void visit(F&& f) const {
-    f(estimator);
-  }
-};
+using ScoreMatchingPy = SingleEstimatorPy<ScoreMatching>;
+using DenoisingScoreMatchingPy = SingleEstimatorPy<DenoisingScoreMatching>;
+using SlicedScoreMatchingPy = SingleEstimatorPy<SlicedScoreMatching>;
 
 /// Whether the C++ estimator `E` can train model `M` (block Gibbs needs an RBM's conditionals).
 template <class E, class M>
