@@ -2,8 +2,11 @@
 // ratio matching estimator or with contrastive divergence, and measures it the way the field
 // does: the test log-likelihood in nats, with log Z exact (a layer of at most 20 units) or
 // estimated by annealed importance sampling, against the base-rate model of independent bits.
+// Writes log.csv (with the test log-likelihood every --eval-every iterations), summary.json,
+// samples.png, filters.png and the parameters as params/{W,b,c}.npy.
 #include <ratiomatch/ratiomatch.hpp>
 #include <ratiomatch/data/idx_reader.hpp>
+#include <ratiomatch/io/npy.hpp>
 #include <ratiomatch/io/rgb_image.hpp>
 #include <ratiomatch/train/trainer.hpp>
 
@@ -46,6 +49,9 @@ struct Settings {
   Index train_subset = 0;  // 0: all 60,000 training images
   Index test_subset = 0;   // 0: all 10,000 test images
   Index log_every = 100;
+  Index eval_every = 0;  // 0: the test log-likelihood at the end only
+  Index eval_ais_runs = 20;
+  Index eval_ais_temperatures = 2000;
 };
 
 Matrix<float> binarised(const IdxImages& images, const Settings& s, std::uint64_t seed) {
@@ -57,6 +63,13 @@ Matrix<float> binarised(const IdxImages& images, const Settings& s, std::uint64_
 // The first `count` rows (all if count is 0 or too large).
 Matrix<float> first_rows(const Matrix<float>& X, Index count) {
   return count > 0 && count < X.rows() ? Matrix<float>(X.topRows(count)) : X;
+}
+
+// The mean of −F(x) over the rows of X: the mean log-likelihood plus log Z, in nats.
+double mean_negative_energy(const BernoulliRBM<float>& rbm, const Matrix<float>& X) {
+  Vector<float> energy;
+  rbm.energy(X, energy);
+  return -energy.cast<double>().mean();
 }
 
 // Mean log-likelihood of independent bits with the (add-one smoothed) marginals of `train`.
@@ -88,8 +101,25 @@ int train_with(const Estimator& estimator, const Settings& s) {
       << " seed=" << s.seed << " binarize=" << s.binarize << " train=" << train_bits.rows();
   Trainer trainer(rbm, estimator, adam,
                   process.options(TrainerOptions{.iterations = s.iters, .log_every = s.log_every,
+                                                 .eval_every = s.eval_every,
                                                  .checkpoint_every = 1000, .out_dir = s.out, .tag = tag.str(),
                                                  .max_seconds = s.time_budget}));
+  // The test log-likelihood during training (its own engine, not the training one): log Z exact
+  // when a layer is small, otherwise a short AIS run (a cheaper, noisier estimate than the final one).
+  const bool exact = std::min(d, s.hidden) <= 20;
+  if (process.root())
+    trainer.set_evaluator({"test_log_likelihood", "log_partition", "log_partition_stderr"}, [&](Index iteration) {
+      double log_z = 0, stderr_z = 0;
+      if (exact) {
+        log_z = rbm.log_partition();
+      } else {
+        std::mt19937_64 ais_rng(s.seed * 1000003u + static_cast<std::uint64_t>(iteration));
+        const auto ais = annealed_log_partition(
+            rbm, base_bias, {.runs = s.eval_ais_runs, .temperatures = s.eval_ais_temperatures}, ais_rng);
+        log_z = ais.log_partition, stderr_z = ais.standard_error;
+      }
+      return std::vector<double>{mean_negative_energy(rbm, test_bits) - log_z, log_z, stderr_z};
+    });
   std::mt19937_64 rng(s.seed * 2654435761u + 29);
   // Batches are drawn row by row: from a row-major copy each row is one contiguous read, where a
   // row of the column-major matrix touches d cache lines.
@@ -107,7 +137,6 @@ int train_with(const Estimator& estimator, const Settings& s) {
 
   // log Z: exact when a layer is small, otherwise (and also then, as a check) by AIS.
   nlohmann::json summary;
-  const bool exact = std::min(d, s.hidden) <= 20;
   double log_z = 0, log_z_stderr = 0;
   if (exact) {
     log_z = rbm.log_partition();
@@ -122,13 +151,8 @@ int train_with(const Estimator& estimator, const Settings& s) {
     if (!exact) log_z = ais.log_partition, log_z_stderr = ais.standard_error;
   }
   if (!exact && s.ais_runs <= 0) throw std::invalid_argument("--ais-runs must be positive when both layers exceed 20 units");
-  auto log_likelihood = [&](const Matrix<float>& X) {
-    Vector<float> energy;
-    rbm.energy(X, energy);
-    return -energy.cast<double>().mean() - log_z;
-  };
-  const double test_ll = log_likelihood(test_bits);
-  const double train_ll = log_likelihood(first_rows(train_bits, 10000));
+  const double test_ll = mean_negative_energy(rbm, test_bits) - log_z;
+  const double train_ll = mean_negative_energy(rbm, first_rows(train_bits, 10000)) - log_z;
   const double base_rate = base_rate_log_likelihood(train_bits, test_bits);
 
   std::mt19937_64 sample_rng(s.seed + 11);
@@ -136,6 +160,7 @@ int train_with(const Estimator& estimator, const Settings& s) {
   examples::tile_grid(samples, 10, 2, false).save_png((std::filesystem::path(s.out) / "samples.png").string());
   examples::tile_grid(rbm.weight().topRows(std::min<Index>(100, s.hidden)), 10, 2, true)
       .save_png((std::filesystem::path(s.out) / "filters.png").string());
+  save_params_npy(rbm, std::filesystem::path(s.out) / "params");
 
   summary["estimator"] = s.estimator;
   summary["objective"] = s.estimator == "cd" || s.estimator == "pcd" ? "likelihood" : s.objective;
@@ -211,9 +236,21 @@ int main(int argc, char** argv) {
   app.add_option("--test-subset", s.test_subset, "use the first N test images (0: all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--log-every", s.log_every, "iterations between log rows")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--eval-every", s.eval_every,
+                 "iterations between test log-likelihoods in log.csv, a multiple of --log-every (0: at the end only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--eval-ais-runs", s.eval_ais_runs, "AIS runs of the evaluations during training")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--eval-ais-temperatures", s.eval_ais_temperatures, "AIS distributions of the evaluations during training")
+      ->check(CLI::Range(Index{3}, Index{10000000}))->capture_default_str();
   app.add_flag("--distributed", s.distributed,
                "data-parallel over the MPI processes (mpirun -np P ...): each takes 1/P of every batch");
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
+  if (s.eval_every % s.log_every != 0) {
+    std::cerr << "train_rbm: --eval-every (" << s.eval_every << ") must be a multiple of --log-every (" << s.log_every
+              << ")\n";
+    return 2;
+  }
   return examples::run_distributed("train_rbm", s.distributed, argc, argv, [&]() -> int {
     try {
       if (s.estimator == "cd") return train(ContrastiveDivergence(BlockGibbsSampler(), s.cd_steps), s);

@@ -1,7 +1,9 @@
 // Trains an MLP energy on one of the seven 2-D toy data sets, coded as binary vectors, with
 // any of the ratio matching estimators — the synthetic experiment of the RMwGGIS paper —
-// and writes the log, a summary with MMDs, and pictures of the learned energy and samples.
+// and writes the log, a summary with MMDs, pictures of the learned energy and samples, and the
+// parameters as params/*.npy (PyTorch's names and shapes).
 #include <ratiomatch/ratiomatch.hpp>
+#include <ratiomatch/io/npy.hpp>
 #include <ratiomatch/io/rgb_image.hpp>
 #include <ratiomatch/train/trainer.hpp>
 
@@ -205,6 +207,8 @@ int train_with(const Estimator& estimator, double temperature, const Settings& s
       samples_image(data_points, encoder.decode(consistent.samples), extent, s.image_size)
           .save_png((std::filesystem::path(s.out) / "samples_consistent.png").string());
   }
+
+  save_params_npy(model, std::filesystem::path(s.out) / "params");
 
   const std::string objective_name = s.estimator.rfind("pcd", 0) == 0 ? "likelihood" : s.objective;
   nlohmann::json summary = {

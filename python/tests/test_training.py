@@ -47,6 +47,15 @@ def test_a_python_training_equals_the_same_training_in_cpp(tmp_path):
     cpp, py = losses(cpp_out / "log.csv"), losses(tmp_path / "py" / "log.csv")
     assert len(py) == len(cpp) == 200
     assert py == cpp  # the same loss trace, exactly
+    # The example's params/*.npy are the trained tensors with PyTorch's names and shapes, in params() order.
+    params = cpp_out / "params"
+    shapes = {"layer0.weight": (32, 32), "layer0.bias": (32,), "layer1.weight": (32, 32), "layer1.bias": (32,),
+              "layer2.weight": (1, 32), "layer2.bias": (1,), "swish_beta": ()}
+    tensors = {name: np.load(params / f"{name}.npy") for name in shapes}
+    assert {name: t.shape for name, t in tensors.items()} == shapes
+    assert all(t.dtype == np.float32 for t in tensors.values())
+    flat = np.concatenate([t.ravel() for t in tensors.values()])
+    np.testing.assert_array_equal(flat, np.load(tmp_path / "py" / "params.npy"))
 
 
 def test_a_resumed_python_run_equals_an_uninterrupted_one(tmp_path):
@@ -128,8 +137,9 @@ def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
 
 
 if __name__ == "__main__":  # the Python side of the comparison, in a process of its own
-    result, _ = synthetic_run_in_python(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+    result, trained = synthetic_run_in_python(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
     assert result["iterations"] == int(sys.argv[2]) and not result["failed"]
+    np.save(os.path.join(sys.argv[3], "params.npy"), trained.params)
 
 
 def test_estimator_state_goes_into_the_checkpoint(tmp_path):

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <utility>
 
 #include <ratiomatch/io/npy.hpp>
 
@@ -110,4 +111,47 @@ TEST_CASE("RBM parameters round-trip through one .npy file per tensor", "[io][np
   REQUIRE(other.params() == before);
   std::filesystem::remove(dir.path / "grbm" / "s.npy");
   REQUIRE_THROWS_WITH(load_params_npy(back, dir.path / "grbm"), Contains("s.npy"));
+}
+
+TEST_CASE("MlpEnergy parameters round-trip with PyTorch's names and shapes, the learned slope as a 0-d array",
+          "[io][npy]") {
+  testing::TempDir dir;
+  std::mt19937_64 rng(5);
+  MlpEnergy<double> mlp(6, {4, 3}, Activation::LearnableSwish);
+  for (Index k = 0; k < mlp.num_params(); ++k) mlp.params()(k) = standard_normal(rng);
+  save_params_npy(mlp, dir.path / "mlp");
+  // nn.Linear(in, out).weight is (out, in), .bias is (out,).
+  const std::pair<const char*, const char*> expected[] = {
+      {"layer0.weight.npy", "'shape': (4, 6)"}, {"layer0.bias.npy", "'shape': (4,)"},
+      {"layer1.weight.npy", "'shape': (3, 4)"}, {"layer1.bias.npy", "'shape': (3,)"},
+      {"layer2.weight.npy", "'shape': (1, 3)"}, {"layer2.bias.npy", "'shape': (1,)"},
+      {"swish_beta.npy", "'shape': ()"}};
+  for (const auto& [name, shape] : expected) REQUIRE_THAT(read_bytes(dir.path / "mlp" / name), Contains(shape));
+  REQUIRE(load_npy<double>(dir.path / "mlp" / "layer1.weight.npy") == Matrix<double>(mlp.weight(1)));
+  REQUIRE(load_npy<double>(dir.path / "mlp" / "swish_beta.npy")(0, 0) == mlp.slope());
+
+  MlpEnergy<double> back(6, {4, 3}, Activation::LearnableSwish);
+  load_params_npy(back, dir.path / "mlp");
+  REQUIRE(back.params() == mlp.params());
+
+  // Another width is refused before anything changes; so is a slope the model cannot hold.
+  MlpEnergy<double> wider(6, {5, 3}, Activation::LearnableSwish);
+  const Vector<double> before = wider.params();
+  REQUIRE_THROWS_WITH(load_params_npy(wider, dir.path / "mlp"),
+                      Contains("layer0.weight.npy has shape (4, 6); the model needs (5, 6)"));
+  REQUIRE(wider.params() == before);
+  MlpEnergy<double> fixed_slope(6, {4, 3}, Activation::Swish);
+  REQUIRE_THROWS_WITH(load_params_npy(fixed_slope, dir.path / "mlp"), Contains("swish_beta.npy"));
+  REQUIRE(fixed_slope.params().isZero());
+
+  // Without a learned slope no swish_beta.npy is written, and float32 files go to float models.
+  MlpEnergy<float> plain(6, {4}, Activation::Softplus);
+  for (Index k = 0; k < plain.num_params(); ++k) plain.params()(k) = static_cast<float>(standard_normal(rng));
+  save_params_npy(plain, dir.path / "plain");
+  REQUIRE_FALSE(std::filesystem::exists(dir.path / "plain" / "swish_beta.npy"));
+  MlpEnergy<float> plain_back(6, {4}, Activation::Softplus);
+  load_params_npy(plain_back, dir.path / "plain");
+  REQUIRE(plain_back.params() == plain.params());
+  std::filesystem::remove(dir.path / "mlp" / "swish_beta.npy");
+  REQUIRE_THROWS_WITH(load_params_npy(back, dir.path / "mlp"), Contains("swish_beta.npy"));
 }
