@@ -23,8 +23,7 @@
 
 #include "command_line.hpp"
 #include "step_flops.hpp"
-
-#include <sys/resource.h>
+#include "timing.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -60,38 +59,6 @@ struct Settings {
 
 const std::vector<Index> hidden{256, 256, 256};
 
-/// Wall-clock times of the timed units, in milliseconds.
-struct Timings {
-  std::vector<double> ms;
-
-  double median() const {
-    std::vector<double> sorted = ms;
-    std::sort(sorted.begin(), sorted.end());
-    const std::size_t m = sorted.size() / 2;
-    return sorted.size() % 2 == 1 ? sorted[m] : 0.5 * (sorted[m - 1] + sorted[m]);
-  }
-  double min() const { return *std::min_element(ms.begin(), ms.end()); }
-};
-
-/// Runs `unit` `warmup` times untimed, then up to `steps` times timed with steady_clock,
-/// stopping early once the timed runs have taken `max_seconds` (but not before three).
-template <class Unit>
-Timings time_units(const Settings& s, Unit&& unit) {
-  for (Index k = 0; k < s.warmup; ++k) unit();
-  Timings t;
-  t.ms.reserve(static_cast<std::size_t>(s.steps));
-  double spent = 0;
-  for (Index k = 0; k < s.steps; ++k) {
-    const auto start = std::chrono::steady_clock::now();
-    unit();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    t.ms.push_back(1e3 * seconds);
-    spent += seconds;
-    if (spent >= s.max_seconds && t.ms.size() >= 3) break;
-  }
-  return t;
-}
-
 MlpEnergy<float> make_model(const Settings& s, std::mt19937_64& rng) {
   MlpEnergy<float> model(s.dim, hidden, Activation::Swish);
   model.initialize(rng);
@@ -99,7 +66,7 @@ MlpEnergy<float> make_model(const Settings& s, std::mt19937_64& rng) {
 }
 
 struct Result {
-  Timings timings;
+  bench::Timings timings;
   double flops_per_step = 0;
   std::optional<double> loss_first, loss_last;
 };
@@ -115,7 +82,7 @@ Result run_steps(const Settings& s, const Estimator& estimator) {
   Vector<float> grad(model.num_params());
 
   Result r;
-  r.timings = time_units(s, [&] {
+  r.timings = bench::time_units(s.warmup, s.steps, s.max_seconds, [&] {
     const float loss = estimator.loss_and_gradient(model, X, rng, grad);
     clip_gradient_norm(grad, 1.0);
     adam.step(model.params(), grad);
@@ -132,7 +99,7 @@ Result run_gibbs(const Settings& s) {
   const GibbsSampler sampler(1.0);
   Matrix<float> samples;
   Result r;
-  r.timings = time_units(s, [&] { samples = sampler.sample(model, s.chains, s.sweeps, rng); });
+  r.timings = bench::time_units(s.warmup, s.steps, s.max_seconds, [&] { samples = sampler.sample(model, s.chains, s.sweeps, rng); });
   r.flops_per_step = static_cast<double>(s.sweeps) * bench::gibbs_sweep_flops(s.dim, s.chains, hidden);
   return r;
 }
@@ -143,12 +110,6 @@ Result run(const Settings& s) {
   if (s.estimator == "uniform") return run_steps(s, UniformSampledRM<>(s.flips));
   if (s.estimator == "gg-basic") return run_steps(s, GradientGuidedRM<>(s.flips, GuidedVariant::Basic));
   return run_steps(s, GradientGuidedRM<>(s.flips, GuidedVariant::Advanced));
-}
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
 nlohmann::ordered_json report(const Settings& s, const Result& r) {
@@ -166,7 +127,7 @@ nlohmann::ordered_json report(const Settings& s, const Result& r) {
   j["min_ms"] = r.timings.min();
   j["flops_per_step"] = r.flops_per_step;
   j["gflops"] = r.flops_per_step / (median_ms * 1e-3) * 1e-9;
-  j["peak_rss_mib"] = peak_rss_mib();
+  j["peak_rss_mib"] = bench::peak_rss_mib();
   j["loss_first"] = r.loss_first ? nlohmann::ordered_json(*r.loss_first) : nlohmann::ordered_json(nullptr);
   j["loss_last"] = r.loss_last ? nlohmann::ordered_json(*r.loss_last) : nlohmann::ordered_json(nullptr);
   j["eigen_simd"] = Eigen::SimdInstructionSetsInUse();

@@ -42,6 +42,7 @@
 #include "ratiomatch/optim/adam.hpp"
 #include "ratiomatch/optim/gradient_clipping.hpp"
 #include "ratiomatch/optim/sgd.hpp"
+#include "ratiomatch/metrics/annealed_importance_sampling.hpp"
 #include "ratiomatch/metrics/exact.hpp"
 #include "ratiomatch/metrics/grid_density.hpp"
 #include "ratiomatch/metrics/ising_rmse.hpp"

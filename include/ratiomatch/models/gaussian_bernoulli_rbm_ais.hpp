@@ -12,7 +12,7 @@
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/random.hpp"
 #include "ratiomatch/core/types.hpp"
-#include "ratiomatch/models/bernoulli_rbm_ais.hpp"  // AisOptions, LogPartitionEstimate, ais_schedule
+#include "ratiomatch/metrics/log_partition_estimate.hpp"
 #include "ratiomatch/models/gaussian_bernoulli_rbm.hpp"
 
 namespace ratiomatch {
@@ -74,17 +74,9 @@ LogPartitionEstimate annealed_log_partition(const GaussianBernoulliRBM<S>& model
   }
   check_finite(where, "log weight", log_weight);
 
-  LogPartitionEstimate estimate;
-  estimate.log_partition_base = static_cast<double>(m) * std::log(2.0) +
-                                0.5 * static_cast<double>(d) * std::log(2.0 * std::numbers::pi) + s.sum();
-  const double top = log_weight.maxCoeff();
-  const Eigen::ArrayXd w = (log_weight.array() - top).exp();
-  const double mean = w.mean();
-  estimate.log_partition = estimate.log_partition_base + top + std::log(mean);
-  const double spread = M > 1 ? (w - mean).square().sum() / static_cast<double>(M - 1) : 0.0;
-  estimate.standard_error = std::sqrt(spread / static_cast<double>(M)) / mean;
-  estimate.log_weights.assign(log_weight.data(), log_weight.data() + M);
-  return estimate;
+  return detail::estimate_from_log_weights(log_weight, static_cast<double>(m) * std::log(2.0) +
+                                                      0.5 * static_cast<double>(d) * std::log(2.0 * std::numbers::pi) +
+                                                      s.sum());
 }
 
 }  // namespace ratiomatch
