@@ -59,6 +59,7 @@ from ._core import (  # noqa: F401  (the public API)
     UniformSampledRM,
     __version__,
     annealed_log_partition,
+    annealed_log_partition_single_site,
     clip_gradient_norm,
     coupling_rmse,
     log_partition,

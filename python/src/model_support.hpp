@@ -327,6 +327,24 @@ void bind_binary_model(py::module_& m, py::class_<M>& cls) {
       },
       py::arg("model"), py::arg("X"), py::arg("beta") = 1.0,
       "Besag's pseudo-log-likelihood (1/n) sum_r sum_i log p(x_ri | x_r,-i) in nats: the held-out criterion.");
+  m.def(
+      "annealed_log_partition_single_site",
+      [](const M& model, py::handle base_visible_bias, Index runs, Index temperatures, Engine& engine) {
+        const Vector<S> base = vector_arg<S>(base_visible_bias, "base_visible_bias", model.dim());
+        LogPartitionEstimate e;
+        {
+          py::gil_scoped_release nogil;
+          e = ratiomatch::annealed_log_partition_single_site(
+              model, base, AisOptions{.runs = runs, .temperatures = temperatures}, engine.rng);
+        }
+        return log_partition_estimate_dict(e);
+      },
+      py::arg("model"), py::arg("base_visible_bias"), py::arg("runs") = 100, py::arg("temperatures"),
+      py::arg("engine"),
+      "log Z of any binary model by annealed importance sampling with single-site Gibbs transitions (one bit per "
+      "distribution, bit (k-1) mod dim), from the base-rate model with log-odds base_visible_bias; choose "
+      "temperatures a good multiple of dim (e.g. 100 * dim). Returns a dict: log_partition, standard_error, "
+      "log_partition_base, log_weights (nats).");
 }
 
 }  // namespace rmpy

@@ -232,6 +232,18 @@ def test_rbm_members_and_ais():
     assert len(estimate["log_weights"]) == 200
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_single_site_ais_of_any_binary_model(dtype):
+    for model in binary_models(dtype):
+        exact = rm.log_partition(model)
+        estimate = rm.annealed_log_partition_single_site(model, np.zeros(model.dim, dtype=dtype), runs=100,
+                                                         temperatures=300 * model.dim, engine=rm.Engine(3))
+        assert estimate["log_partition"] == pytest.approx(exact, abs=4 * estimate["standard_error"] + 2e-3)
+    with pytest.raises(ValueError, match="base_visible_bias"):
+        rm.annealed_log_partition_single_site(model, np.zeros(model.dim + 1, dtype=dtype), temperatures=10,
+                                              engine=rm.Engine(3))
+
+
 def test_ising_helpers():
     truth = rm.IsingModel.periodic_lattice(3, 0.2, dtype=np.float32)
     assert truth.coupling[0, 1] == pytest.approx(0.2) and truth.dtype == np.float32
