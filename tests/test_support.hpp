@@ -15,6 +15,7 @@
 #include <omp.h>
 #endif
 
+#include <ratiomatch/core/parallel.hpp>
 #include <ratiomatch/core/random.hpp>
 #include <ratiomatch/core/types.hpp>
 
@@ -110,10 +111,13 @@ inline std::vector<int> thread_counts() {
 #endif
 }
 
-/// Sets the number of OpenMP threads for its lifetime (no effect without OpenMP).
+/// Sets the number of OpenMP threads for its lifetime (no effect without OpenMP), and lets the
+/// batch-parallel loops use them for any work (`set_parallel_grain(0)`): the tests' small models
+/// then take the threaded paths that larger ones take by default.
 class ScopedThreads {
  public:
-  explicit ScopedThreads(int threads) {
+  explicit ScopedThreads(int threads) : previous_grain_(parallel_grain()) {
+    set_parallel_grain(0);
 #ifdef _OPENMP
     previous_ = omp_get_max_threads();
     omp_set_num_threads(threads);
@@ -122,6 +126,7 @@ class ScopedThreads {
 #endif
   }
   ~ScopedThreads() {
+    set_parallel_grain(previous_grain_);
 #ifdef _OPENMP
     omp_set_num_threads(previous_);
 #endif
@@ -130,6 +135,7 @@ class ScopedThreads {
   ScopedThreads& operator=(const ScopedThreads&) = delete;
 
  private:
+  double previous_grain_;
   int previous_ = 1;
 };
 

@@ -501,7 +501,10 @@ class MlpEnergy<S>::BatchEvaluation {
                             Prepare&& prepare = [](ThreadState&) {}) {
     const MlpEnergy& m = *model_;
     const Index total = rows.size();
-    const Index threads = detail::available_threads();
+    // A flipped row costs the layers above the first: Σ_{l≥1} in_l · out_l multiply-adds.
+    double row_cost = 0;
+    for (Index l = 1; l < m.num_layers(); ++l) row_cost += static_cast<double>(m.widths_[l] * m.widths_[l + 1]);
+    const Index threads = detail::worthwhile_threads(detail::available_threads(), static_cast<double>(total) * row_cost);
     const Index block = detail::balanced_block_size(total, flip_block_rows, threads);
     const Index blocks = (total + block - 1) / block;
     const Index used = std::max<Index>(1, std::min(threads, blocks));
