@@ -24,6 +24,7 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <utility>
 
 using namespace ratiomatch;
 
@@ -325,6 +326,12 @@ int main(int argc, char** argv) {
               << ")\n";
     return 2;
   }
+  for (const auto& [flag, value] : {std::pair{"--ais-temperatures", s.ais_temperatures},
+                                     std::pair{"--eval-ais-temperatures", s.eval_ais_temperatures}})
+    if (value == 1 || value == 2) {
+      std::cerr << "train_rbm: " << flag << " must be 0 (the model's default) or at least 3, got " << value << "\n";
+      return 2;
+    }
   if (s.model == "mlp" && (s.estimator == "cd" || s.estimator == "pcd")) {
     std::cerr << "train_rbm: --estimator " << s.estimator << " samples by block Gibbs, which needs --model rbm\n";
     return 2;

@@ -92,6 +92,8 @@ TEST_CASE("single-site AIS is reproducible and names bad arguments", "[metrics][
                       Contains("temperatures"));
   Vector<double> bad = base;
   bad(2) = std::numeric_limits<double>::quiet_NaN();
+  REQUIRE_THROWS_AS(annealed_log_partition_single_site(mlp, bad, {.runs = 4, .temperatures = 10}, rng),
+                    std::invalid_argument);
   REQUIRE_THROWS_WITH(annealed_log_partition_single_site(mlp, bad, {.runs = 4, .temperatures = 10}, rng),
                       Contains("base_visible_bias"));
 }

@@ -5,6 +5,7 @@
 /// with block Gibbs transitions is in `models/bernoulli_rbm_ais.hpp`).
 
 #include <cmath>
+#include <stdexcept>
 #include <random>
 #include <string_view>
 #include <type_traits>
@@ -34,7 +35,8 @@ namespace ratiomatch {
 /// `log Ẑ` a stochastic lower bound of `log Z`. The runs advance together as one batch through
 /// the model's batch evaluation (`flip_deltas` of one bit per run, `accept_flips`): for
 /// `MlpEnergy` a temperature costs one pass of the runs through the layers above the first.
-/// Energies are tracked in double and recomputed exactly after every sweep. Randomness: one
+/// Energies are tracked in double, and the evaluation is bound anew and the energies recomputed
+/// exactly after every sweep. Randomness: one
 /// uniform per entry for the start (column by column), then one per run per temperature.
 /// @tparam M an `EnergyModel`
 /// @param base_visible_bias `a`, length `model.dim()`
@@ -52,7 +54,8 @@ LogPartitionEstimate annealed_log_partition_single_site(
   const Index d = model.dim(), runs = options.runs;
   check_size_match(where, "base_visible_bias.size()", base_visible_bias.size(), "model.dim()", d);
   check_positive(where, "options.runs", runs);
-  check_finite(where, "base_visible_bias", base_visible_bias);
+  if (!base_visible_bias.allFinite())
+    throw std::invalid_argument(detail::message(where, "base_visible_bias has a non-finite entry"));
   const std::vector<double> beta = ais_schedule(options.temperatures);
   const Eigen::VectorXd a = base_visible_bias.template cast<double>();
 
@@ -62,15 +65,17 @@ LogPartitionEstimate annealed_log_partition_single_site(
     for (Index r = 0; r < runs; ++r) X(r, i) = uniform_open01(rng) < p ? S(1) : S(0);
   }
   EvaluationFor<M> evaluation;
-  evaluation.bind(model, X);
   Eigen::VectorXd energy(runs), base_term(runs);  // E(x) and aᵀx of every run
   Vector<S> exact_energy;
-  auto recompute = [&] {
-    model.energy(evaluation.batch(), exact_energy);
+  // (Re)binds the evaluation to the chains and recomputes their energies exactly: the evaluation's
+  // incremental updates of accepted flips and the tracked energies both drift otherwise.
+  auto rebind = [&] {
+    evaluation.bind(model, X);
+    model.energy(X, exact_energy);
     energy = exact_energy.template cast<double>();
-    base_term.noalias() = evaluation.batch().template cast<double>() * a;
+    base_term.noalias() = X.template cast<double>() * a;
   };
-  recompute();
+  rebind();
 
   IndexVector rows(runs), bits(runs), accepted(runs);
   for (Index r = 0; r < runs; ++r) rows(r) = r;
@@ -95,7 +100,10 @@ LogPartitionEstimate annealed_log_partition_single_site(
       }
     }
     evaluation.accept_flips(accepted.head(taken));
-    if (i == d - 1) recompute();  // end of a sweep: no drift of the tracked energies
+    if (i == d - 1) {  // end of a sweep
+      X = evaluation.batch();
+      rebind();
+    }
   }
   check_finite(where, "log weight", log_weight);
   const double log_partition_base = (a.array().max(0.0) + (-a.array().abs()).exp().log1p()).sum();  // Σ softplus(a_i)
