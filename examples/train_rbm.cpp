@@ -113,14 +113,18 @@ Matrix<float> first_layer_filters(const MlpEnergy<float>& mlp) {
 }
 
 // The smoothed log-odds of the training marginals: the base-rate model's visible biases.
+Eigen::ArrayXd smoothed_marginals(const Matrix<float>& train) {
+  return (train.cast<double>().colwise().sum().transpose().array() + 1) / (train.rows() + 2.0);
+}
+
 Vector<float> base_rate_log_odds(const Matrix<float>& train) {
-  const Eigen::ArrayXd p = (train.cast<double>().colwise().sum().transpose().array() + 1) / (train.rows() + 2.0);
+  const Eigen::ArrayXd p = smoothed_marginals(train);
   return (p / (1 - p)).log().cast<float>().matrix();
 }
 
 // Mean log-likelihood of independent bits with the (add-one smoothed) marginals of `train`.
 double base_rate_log_likelihood(const Matrix<float>& train, const Matrix<float>& test) {
-  const Eigen::ArrayXd p = (train.cast<double>().colwise().sum().transpose().array() + 1) / (train.rows() + 2.0);
+  const Eigen::ArrayXd p = smoothed_marginals(train);
   const Eigen::ArrayXd log_p = p.log(), log_q = (1 - p).log();
   const Eigen::MatrixXd X = test.cast<double>();
   return ((X * log_p.matrix()).array() + ((1 - X.array()).matrix() * log_q.matrix()).array()).mean();

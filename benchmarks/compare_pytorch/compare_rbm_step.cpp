@@ -20,10 +20,6 @@
 #include "command_line.hpp"
 #include "timing.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include <cstdint>
 #include <iostream>
 #include <random>
@@ -162,15 +158,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "seed of the model, the batch and the draws")->capture_default_str();
   app.add_option("--weights", s.weights, "read W, b, c and x from .npy files in this folder");
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
-#ifdef _OPENMP
-  omp_set_num_threads(s.threads);
-  Eigen::setNbThreads(s.threads);
-#else
-  if (s.threads > 1) {
-    std::cerr << "compare_rbm_step: --threads " << s.threads << " needs a build with OpenMP; this one has none\n";
-    return 2;
-  }
-#endif
+  if (const auto code = bench::use_threads("compare_rbm_step", s.threads)) return *code;
   return examples::run_reporting_errors("compare_rbm_step", [&] {
     std::cout << report(s, run(s)).dump() << std::endl;
     return 0;

@@ -25,10 +25,6 @@
 #include "step_flops.hpp"
 #include "timing.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -157,15 +153,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   if (const auto code = examples::parse_command_line(app, argc, argv)) return *code;
 
-#ifdef _OPENMP
-  omp_set_num_threads(s.threads);
-  Eigen::setNbThreads(s.threads);
-#else
-  if (s.threads > 1) {
-    std::cerr << "compare_step: --threads " << s.threads << " needs a build with OpenMP; this one has none\n";
-    return 2;
-  }
-#endif
+  if (const auto code = bench::use_threads("compare_step", s.threads)) return *code;
 
   return examples::run_reporting_errors("compare_step", [&] {
     std::cout << report(s, run(s)).dump() << std::endl;

@@ -4,9 +4,16 @@
 
 #include <sys/resource.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <iostream>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include <ratiomatch/core/types.hpp>
@@ -50,6 +57,22 @@ inline double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+/// Sets OpenMP's and Eigen's thread counts; returns exit code 2 (with a message) if more than
+/// one thread is asked of a build without OpenMP, else nothing.
+inline std::optional<int> use_threads(std::string_view program, int threads) {
+#ifdef _OPENMP
+  (void)program;
+  omp_set_num_threads(threads);
+  Eigen::setNbThreads(threads);
+#else
+  if (threads > 1) {
+    std::cerr << program << ": --threads " << threads << " needs a build with OpenMP; this one has none\n";
+    return 2;
+  }
+#endif
+  return std::nullopt;
 }
 
 }  // namespace ratiomatch::bench
