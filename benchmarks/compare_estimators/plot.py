@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Draws the estimator comparison from the runs that run.py collected, and writes its tables.
 
-Usage: /usr/bin/python3 benchmarks/compare_estimators/plot.py [--setting spirals32,spirals256,ising10,gradient_variance]
+Usage: /usr/bin/python3 benchmarks/compare_estimators/plot.py [--setting spirals32,spirals256,ising10,ising25,gradient_variance]
 
 Reads docs/results/estimator_choice/runs/SETTING/*/ (log.csv, summary.json) and writes, per
 setting, figures SETTING_*.png and the Markdown tables SETTING.md into docs/results/estimator_choice/.
@@ -221,34 +221,40 @@ def heatmap_montage(setting, found, objective, iterations):
 
 
 def ising_tables(found):
-    """Per sigma and method: the L1 penalty and stopping point chosen by held-out pseudo-likelihood."""
-    by = defaultdict(lambda: defaultdict(list))  # (sigma, method) -> l1 -> runs
+    """Per sigma and method: the L1 penalty, learning rate and stopping point chosen by held-out
+    pseudo-likelihood (runs named without a learning rate used the default, 0.01)."""
+    by = defaultdict(lambda: defaultdict(list))  # (sigma, method) -> (l1, lr) -> runs
     for name, runs in found.items():
-        m = re.match(r"sigma([0-9.]+)_l1([0-9.]+)_(.*)$", name)
+        m = re.match(r"sigma([0-9.]+)_l1([0-9.]+)(?:_lr([0-9.]+))?_(.*)$", name)
         if m:
-            by[(m.group(1), m.group(3))][m.group(2)] = runs
+            by[(m.group(1), m.group(4))][(m.group(2), m.group(3) or "0.01")] = runs
     lines = []
     for sigma in sorted({k[0] for k in by}):
         # Every run of a sigma reports the same all-zero estimate; take the first one's.
-        zero = next(runs[0][1]["zero_rmse"] for (s_, _), per_l1 in by.items() if s_ == sigma for runs in per_l1.values())
+        zero = next(runs[0][1]["zero_rmse"] for (s_, _), per in by.items() if s_ == sigma for runs in per.values())
         lines += [f"\n**σ = {sigma}** (log RMSE of J; the all-zero estimate has {math.log(zero):.2f})\n",
-                  "| method | objective | λ chosen (held-out PL) | seeds | log RMSE at the held-out stopping point | "
-                  "log RMSE at the end | held-out PL (nats/sample) | updates in 30 s | best λ by true RMSE (oracle) |",
+                  "| method | objective | λ, lr chosen (held-out PL) | seeds | log RMSE at the held-out stopping point | "
+                  "log RMSE at the end | held-out PL (nats/sample) | updates | best λ, lr by true RMSE (oracle) |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        for (s_, method), per_l1 in sorted(by.items(), key=lambda kv: sort_key(kv[0][1])):
+        for (s_, method), per in sorted(by.items(), key=lambda kv: sort_key(kv[0][1])):
             if s_ != sigma:
                 continue
-            # The choice uses seed means of the best held-out pseudo-likelihood.
-            chosen = max(per_l1, key=lambda l1: mean_of(per_l1[l1], "best_heldout_pl"))
-            oracle = min(per_l1, key=lambda l1: mean_of(per_l1[l1], "log_rmse_at_best_heldout"))
-            runs = per_l1[chosen]
+            # The choice uses seed means of the best held-out pseudo-likelihood, over the seeds that
+            # every (λ, lr) of the method has finished.
+            common = set.intersection(*({seed for seed, _, _ in runs} for runs in per.values()))
+            if not common:
+                continue
+            per = {c: [r for r in runs if r[0] in common] for c, runs in per.items()}
+            chosen = max(per, key=lambda c: mean_of(per[c], "best_heldout_pl"))
+            oracle = min(per, key=lambda c: mean_of(per[c], "log_rmse_at_best_heldout"))
+            runs = per[chosen]
             lines.append(
-                f"| {method_of(method)} | {objective_of(method)} | {chosen} | {len(runs)} | "
+                f"| {method_of(method)} | {objective_of(method)} | {chosen[0]}, {chosen[1]} | {len(runs)} | "
                 f"{fmt([s['log_rmse_at_best_heldout'] for _, s, _ in runs], 3)} | "
                 f"{fmt([s['final_log_rmse'] for _, s, _ in runs], 3)} | "
                 f"{fmt([s['best_heldout_pl'] for _, s, _ in runs], 5)} | "
-                f"{fmt([s['iterations'] for _, s, _ in runs], 3)} | {oracle} "
-                f"({fmt([s['log_rmse_at_best_heldout'] for _, s, _ in per_l1[oracle]], 3)}) |")
+                f"{fmt([s['iterations'] for _, s, _ in runs], 3)} | {oracle[0]}, {oracle[1]} "
+                f"({fmt([s['log_rmse_at_best_heldout'] for _, s, _ in per[oracle]], 3)}) |")
     return "\n".join(lines)
 
 
@@ -271,7 +277,7 @@ def mean_of(runs, key):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--setting", default="spirals32,spirals256,ising10,gradient_variance")
+    ap.add_argument("--setting", default="spirals32,spirals256,ising10,ising25,gradient_variance")
     a = ap.parse_args()
     for setting in a.setting.split(","):
         if setting == "gradient_variance":
