@@ -6,6 +6,8 @@ pre-clipping gradient norm per 1000 updates from the runs' logs (train_synthetic
 one row per 100 updates, the window mean; torch_train.py's log.csv: one row per update).
 
 Usage: summarize_runs.py NAME=DIR1,DIR2,DIR3 [NAME=...] [--tail-from 6000] [--plot FILE.png]
+With two groups or more it also compares the first two at β = 1: the difference of their seed means of
+the tail mean, Welch's t, and a 95 % bootstrap interval of the difference (resampling seeds).
 (--plot draws the MMD of every check at β = 1, each seed thin and the seed mean thick, and the
 gradient norm per 1000 updates; it needs /usr/bin/python3 with python3-matplotlib.)
 """
@@ -40,6 +42,27 @@ def grad_norms(run, every=1000):
     return {k * every: sums[k] / counts[k] for k in sorted(sums)}
 
 
+def tail_mean(scores, key, tail_from):
+    return statistics.mean(statistics.mean(s[key]) for i, s in scores.items() if i >= tail_from and key in s)
+
+
+def compare_tails(a, b, name_a, name_b, tail_from, resamples=20000):
+    """Difference of the seed means of the tail mean (a − b), Welch's t and its degrees of freedom,
+    and a 95 % percentile bootstrap interval of the difference (seeds resampled within each group)."""
+    import random
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    diff = statistics.mean(a) - statistics.mean(b)
+    t = diff / (va + vb) ** 0.5
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    rng = random.Random(1)
+    boot = sorted(statistics.mean(rng.choices(a, k=len(a))) - statistics.mean(rng.choices(b, k=len(b)))
+                  for _ in range(resamples))
+    lo, hi = boot[int(0.025 * resamples)], boot[int(0.975 * resamples) - 1]
+    print(f"\n{name_a} − {name_b}, mean of checks ≥ {tail_from} at β = 1 ({len(a)} and {len(b)} seeds): "
+          f"{diff:+.4f}, Welch t = {t:.2f} on {df:.1f} degrees of freedom, 95 % bootstrap interval "
+          f"[{lo:+.4f}, {hi:+.4f}]")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("groups", nargs="+")
@@ -61,6 +84,9 @@ def main():
                 best.append(min(vals.values()))
                 tail.append(statistics.mean(v for i, v in vals.items() if i >= args.tail_from))
             print(f"| {name} | {beta} | {len(runs)} | {mean_sd(last)} | {mean_sd(best)} | {mean_sd(tail)} |")
+    if len(groups) >= 2:
+        compare_tails(*[[tail_mean(read_scores(r), "mmd_beta1", args.tail_from) for r in runs]
+                        for _, runs in groups[:2]], groups[0][0], groups[1][0], args.tail_from)
     print()
     print("MMD per check (mean over seeds), β = 1 / β = 4:")
     for name, runs in groups:
