@@ -176,3 +176,31 @@ TEST_CASE("a wall-time budget stops the run after the iteration that exceeds it,
   REQUIRE(lines.size() == 2);
   CHECK(lines[1].rfind("1,", 0) == 0);
 }
+
+TEST_CASE("a numerical failure of the evaluator stops the run with a message, its row and a checkpoint",
+          "[train][failure]") {
+  const auto dir = fresh_dir("evaluation_failure");
+  auto model = make_model(8);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+  Trainer trainer(model, estimator, adam, options(dir, 40));
+  trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
+    if (it == 20) throw NumericalError("an AIS estimate is not finite");
+    return evaluate(model, it);
+  });
+  std::mt19937_64 rng(9);
+  const auto result = trainer.run(next_batch, rng);
+  CHECK(result.failed);
+  CHECK(result.iterations == 20);
+  CHECK_THAT(result.message,
+             Contains("training stopped at iteration 20: the evaluation failed: an AIS estimate is not finite"));
+  CHECK_THAT(result.message, Contains("checkpoint.bin' (iteration 20)"));
+  // The evaluated iteration's step had succeeded: its parameters are checkpointed, nothing is lost.
+  const auto snapshot = load_checkpoint<double>(trainer.checkpoint_path());
+  CHECK(snapshot.iteration == 20);
+  CHECK(snapshot.params == model.params());
+  const auto lines = log_lines_without_wall_time(dir + "/log.csv");
+  REQUIRE(lines.size() == 5);  // header and the rows of iterations 5, 10, 15, 20
+  CHECK(lines[4].rfind("20,", 0) == 0);
+  CHECK(lines[4].ends_with(",,"));  // the evaluation columns are empty (NaN)
+}

@@ -201,7 +201,9 @@ class Trainer {
   /// @param next_batch `next_batch(batch, rng)` fills the batch (resizing it) from `rng` only
   /// @param rng the training engine (data and estimator), saved in every checkpoint
   /// @throws whatever `next_batch`, the evaluator or file output throw; a numerical failure of
-  ///   a step is not thrown but reported in the result
+  ///   a step or of the evaluator (`NumericalError`, e.g. an AIS estimate that is not finite) is
+  ///   not thrown but reported in the result. A failed evaluation leaves its log row (evaluation
+  ///   columns NaN) and a checkpoint of the iteration it evaluated, whose step had succeeded.
   template <class DataSource>
   TrainResult run(DataSource&& next_batch, std::mt19937_64& rng) {
     using Clock = std::chrono::steady_clock;
@@ -226,14 +228,19 @@ class Trainer {
       window_.add(outcome.loss, outcome.grad_norm);
       const bool out_of_time = options_.max_seconds > 0 && wall() >= options_.max_seconds && it < options_.iterations;
       const bool last = it == options_.iterations || out_of_time;
+      std::string eval_failure;
       if (it % options_.log_every == 0 || last) {
         result.final_loss = window_.mean_loss();
-        write_row(log.get(), it, last, wall(), eval_seconds);
+        eval_failure = write_row(log.get(), it, last, wall(), eval_seconds);
         if (it % options_.log_every == 0) window_.clear();  // a forced last row leaves the window open
       }
-      if (checkpoint_due(it, last)) {
+      if (checkpoint_due(it, last) || (!eval_failure.empty() && !options_.out_dir.empty())) {
         save(it, wall(), rng);
         last_checkpoint = it;
+      }
+      if (!eval_failure.empty()) {
+        fail(result, it, "the evaluation failed: " + eval_failure, last_checkpoint);
+        break;
       }
       if (options_.progress) progress.update(it, outcome.loss);
       if (out_of_time) {
@@ -297,18 +304,25 @@ class Trainer {
   }
 
   // One log row: the window's means, and the evaluator's columns when an evaluation is due.
-  void write_row(CsvLog* log, Index it, bool last, double wall_seconds, double& eval_seconds) {
+  // Returns why the evaluation failed numerically (its columns are then NaN), or nothing.
+  std::string write_row(CsvLog* log, Index it, bool last, double wall_seconds, double& eval_seconds) {
     const bool evaluate = evaluator_ && ((options_.eval_every > 0 && it % options_.eval_every == 0) || last);
     std::vector<double> row{static_cast<double>(it), window_.mean_loss(), window_.mean_grad_norm(), wall_seconds};
+    std::string failure;
     if (evaluate) {
       const auto eval_begin = std::chrono::steady_clock::now();
-      const auto values = evaluator_(it);
+      try {
+        const auto values = evaluator_(it);
+        row.insert(row.end(), values.begin(), values.end());
+      } catch (const NumericalError& e) {
+        failure = e.what();
+      }
       eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_begin).count();
-      row.insert(row.end(), values.begin(), values.end());
-    } else {
-      row.resize(row.size() + eval_columns_.size(), std::numeric_limits<double>::quiet_NaN());
     }
+    if (!evaluate || !failure.empty())  // a row has every column; CsvLog refuses a wrong count
+      row.resize(4 + eval_columns_.size(), std::numeric_limits<double>::quiet_NaN());
     if (log) log->row(row);
+    return failure;
   }
 
   // The checkpoint policy: every `checkpoint_every` iterations and at the last one of a run.
