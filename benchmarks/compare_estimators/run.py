@@ -21,6 +21,7 @@ import concurrent.futures
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,7 +88,7 @@ SETTINGS["ising10"] = dict(program="train_ising", keep=[], runs=ising_runs(
 # (train_ising's default 1,000,000 / D), Hyvarinen's objective (the squared ratio is the worst at
 # side 10), 120 s per run at the learning rate that is best for the sampled estimators at side 10.
 SETTINGS["ising25"] = dict(program="train_ising", keep=[], runs=ising_runs(
-    25, ["0.1", "0.25"], ["0.001", "0.003", "0.01"], ["0.001"],
+    25, ["0.1", "0.25"], ["0.001", "0.003", "0.01", "0.03"], ["0.001"],
     [(f"{m}_hyvarinen", ["--method", m, "--objective", "hyvarinen"])
      for m in ["rm", "uniform", "gg-basic", "gg-advanced"]] + PCD_METHODS, 120))
 
@@ -132,11 +133,11 @@ def main():
     ap.add_argument("--setting", required=True, choices=sorted(SETTINGS))
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--only", default="", help="run only the runs whose name contains this text")
+    ap.add_argument("--only", default="", help="run only the runs whose name matches this regular expression")
     ap.add_argument("--dry-run", action="store_true")
     a = ap.parse_args()
     seeds = [int(x) for x in a.seeds.split(",")]
-    todo = [(name, args, seed) for seed in seeds for name, args in SETTINGS[a.setting]["runs"] if a.only in name]
+    todo = [(name, args, seed) for seed in seeds for name, args in SETTINGS[a.setting]["runs"] if re.search(a.only, name)]
     failures = 0
     if a.setting.startswith("ising") and not a.dry_run:
         # The first run of each (sigma, seed) draws and saves the data file, alone, before the others share it.
