@@ -233,7 +233,7 @@ def ising_tables(found):
         # Every run of a sigma reports the same all-zero estimate; take the first one's.
         zero = next(runs[0][1]["zero_rmse"] for (s_, _), per in by.items() if s_ == sigma for runs in per.values())
         lines += [f"\n**σ = {sigma}** (log RMSE of J; the all-zero estimate has {math.log(zero):.2f})\n",
-                  "| method | objective | λ, lr chosen (held-out PL) | seeds | log RMSE at the held-out stopping point | "
+                  "| method | objective | λ, lr chosen (held-out PL; of how many finished (λ, lr)) | seeds | log RMSE at the held-out stopping point | "
                   "log RMSE at the end | held-out PL (nats/sample) | updates | best λ, lr by true RMSE (oracle) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for (s_, method), per in sorted(by.items(), key=lambda kv: sort_key(kv[0][1])):
@@ -243,13 +243,15 @@ def ising_tables(found):
             # every (λ, lr) of the method has finished.
             common = set.intersection(*({seed for seed, _, _ in runs} for runs in per.values()))
             if not common:
+                lines.append(f"| {method_of(method)} | {objective_of(method)} | no seed finished in all of its "
+                             f"{len(per)} (λ, lr) | | | | | | |")
                 continue
             per = {c: [r for r in runs if r[0] in common] for c, runs in per.items()}
             chosen = max(per, key=lambda c: mean_of(per[c], "best_heldout_pl"))
             oracle = min(per, key=lambda c: mean_of(per[c], "log_rmse_at_best_heldout"))
             runs = per[chosen]
             lines.append(
-                f"| {method_of(method)} | {objective_of(method)} | {chosen[0]}, {chosen[1]} | {len(runs)} | "
+                f"| {method_of(method)} | {objective_of(method)} | {chosen[0]}, {chosen[1]} (of {len(per)}) | {len(runs)} | "
                 f"{fmt([s['log_rmse_at_best_heldout'] for _, s, _ in runs], 3)} | "
                 f"{fmt([s['final_log_rmse'] for _, s, _ in runs], 3)} | "
                 f"{fmt([s['best_heldout_pl'] for _, s, _ in runs], 5)} | "

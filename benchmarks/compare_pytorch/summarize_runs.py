@@ -50,7 +50,14 @@ def compare_tails(a, b, name_a, name_b, tail_from, resamples=20000):
     """Difference of the seed means of the tail mean (a − b), Welch's t and its degrees of freedom,
     and a 95 % percentile bootstrap interval of the difference (seeds resampled within each group)."""
     import random
+    if len(a) < 2 or len(b) < 2:
+        print(f"\n{name_a} − {name_b}: a comparison needs two seeds or more on each side")
+        return
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    if va + vb == 0:
+        print(f"\n{name_a} − {name_b}: no spread between seeds on either side; difference "
+              f"{statistics.mean(a) - statistics.mean(b):+.4f}")
+        return
     diff = statistics.mean(a) - statistics.mean(b)
     t = diff / (va + vb) ** 0.5
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))

@@ -183,7 +183,9 @@ TEST_CASE("a numerical failure of the evaluator stops the run with a message, it
   auto model = make_model(8);
   Adam<double> adam(model.num_params(), {.lr = 1e-2});
   const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
-  Trainer trainer(model, estimator, adam, options(dir, 40));
+  auto opts = options(dir, 40);
+  opts.checkpoint_every = 0;  // the only checkpoint is the one the failed evaluation writes
+  Trainer trainer(model, estimator, adam, opts);
   trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
     if (it == 20) throw NumericalError("an AIS estimate is not finite");
     return evaluate(model, it);
@@ -203,4 +205,22 @@ TEST_CASE("a numerical failure of the evaluator stops the run with a message, it
   REQUIRE(lines.size() == 5);  // header and the rows of iterations 5, 10, 15, 20
   CHECK(lines[4].rfind("20,", 0) == 0);
   CHECK(lines[4].ends_with(",,"));  // the evaluation columns are empty (NaN)
+}
+
+TEST_CASE("a numerical failure of the evaluator without an output folder stops the run and says no checkpoint exists",
+          "[train][failure]") {
+  auto model = make_model(8);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+  auto opts = options("", 40);
+  Trainer trainer(model, estimator, adam, opts);
+  trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
+    if (it == 30) throw NumericalError("an AIS estimate is not finite");
+    return evaluate(model, it);
+  });
+  std::mt19937_64 rng(9);
+  const auto result = trainer.run(next_batch, rng);
+  CHECK(result.failed);
+  CHECK(result.iterations == 30);
+  CHECK_THAT(result.message, Contains("the evaluation failed: an AIS estimate is not finite; no checkpoint was written"));
 }

@@ -77,7 +77,9 @@ struct TrainResult {
 /// is a `StatefulEstimator` (e.g. PCD's persistent chains), the estimator's state; so model,
 /// optimizer, engine, estimator and `log.csv` of a resumed run equal those of an uninterrupted
 /// one. A non-finite loss, gradient or parameter stops the run with a message; the last good
-/// checkpoint is kept.
+/// checkpoint is kept. So does a `NumericalError` from the evaluator, after logging the row
+/// (evaluation columns NaN) and checkpointing the evaluated iteration; a run resumed from that
+/// checkpoint keeps the row and does not repeat the evaluation.
 ///
 /// Log rows are written every `log_every` iterations (the means over the window since the
 /// previous row) and at the last iteration of a run; a row at the last iteration that is not
