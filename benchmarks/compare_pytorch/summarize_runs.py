@@ -42,10 +42,6 @@ def grad_norms(run, every=1000):
     return {k * every: sums[k] / counts[k] for k in sorted(sums)}
 
 
-def tail_mean(scores, key, tail_from):
-    return statistics.mean(statistics.mean(s[key]) for i, s in scores.items() if i >= tail_from and key in s)
-
-
 def compare_tails(a, b, name_a, name_b, tail_from, resamples=20000):
     """Difference of the seed means of the tail mean (a − b), Welch's t and its degrees of freedom,
     and a 95 % percentile bootstrap interval of the difference (seeds resampled within each group)."""
@@ -79,6 +75,7 @@ def main():
     groups = [(g.split("=", 1)[0], g.split("=", 1)[1].split(",")) for g in args.groups]
     print(f"| runs | β | seeds | MMD at last check | best of checks | mean of checks ≥ {args.tail_from} |")
     print("|---|---|---|---|---|---|")
+    tails_beta1 = {}  # name -> the tail mean of each seed at β = 1, for the comparison below
     for name, runs in groups:
         scores = [read_scores(r) for r in runs]
         for beta in ("1", "4"):
@@ -91,9 +88,11 @@ def main():
                 best.append(min(vals.values()))
                 tail.append(statistics.mean(v for i, v in vals.items() if i >= args.tail_from))
             print(f"| {name} | {beta} | {len(runs)} | {mean_sd(last)} | {mean_sd(best)} | {mean_sd(tail)} |")
+            if beta == "1":
+                tails_beta1[name] = tail
     if len(groups) >= 2:
-        compare_tails(*[[tail_mean(read_scores(r), "mmd_beta1", args.tail_from) for r in runs]
-                        for _, runs in groups[:2]], groups[0][0], groups[1][0], args.tail_from)
+        (a, _), (b, _) = groups[:2]
+        compare_tails(tails_beta1[a], tails_beta1[b], a, b, args.tail_from)
     print()
     print("MMD per check (mean over seeds), β = 1 / β = 4:")
     for name, runs in groups:

@@ -177,28 +177,38 @@ TEST_CASE("a wall-time budget stops the run after the iteration that exceeds it,
   CHECK(lines[1].rfind("1,", 0) == 0);
 }
 
+namespace {
+
+// 40 iterations whose evaluator throws a NumericalError at `fail_at`; no periodic checkpoints,
+// so a checkpoint in `dir` can only be the one the failed evaluation writes.
+TrainResult train_with_failing_evaluator(MlpEnergy<double>& model, const std::string& dir, Index fail_at) {
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+  auto opts = options(dir, 40);
+  opts.checkpoint_every = 0;
+  Trainer trainer(model, estimator, adam, opts);
+  trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
+    if (it == fail_at) throw NumericalError("an AIS estimate is not finite");
+    return evaluate(model, it);
+  });
+  std::mt19937_64 rng(9);
+  return trainer.run(next_batch, rng);
+}
+
+}  // namespace
+
 TEST_CASE("a numerical failure of the evaluator stops the run with a message, its row and a checkpoint",
           "[train][failure]") {
   const auto dir = fresh_dir("evaluation_failure");
   auto model = make_model(8);
-  Adam<double> adam(model.num_params(), {.lr = 1e-2});
-  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
-  auto opts = options(dir, 40);
-  opts.checkpoint_every = 0;  // the only checkpoint is the one the failed evaluation writes
-  Trainer trainer(model, estimator, adam, opts);
-  trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
-    if (it == 20) throw NumericalError("an AIS estimate is not finite");
-    return evaluate(model, it);
-  });
-  std::mt19937_64 rng(9);
-  const auto result = trainer.run(next_batch, rng);
+  const auto result = train_with_failing_evaluator(model, dir, 20);
   CHECK(result.failed);
   CHECK(result.iterations == 20);
   CHECK_THAT(result.message,
              Contains("training stopped at iteration 20: the evaluation failed: an AIS estimate is not finite"));
   CHECK_THAT(result.message, Contains("checkpoint.bin' (iteration 20)"));
   // The evaluated iteration's step had succeeded: its parameters are checkpointed, nothing is lost.
-  const auto snapshot = load_checkpoint<double>(trainer.checkpoint_path());
+  const auto snapshot = load_checkpoint<double>(dir + "/checkpoint.bin");
   CHECK(snapshot.iteration == 20);
   CHECK(snapshot.params == model.params());
   const auto lines = log_lines_without_wall_time(dir + "/log.csv");
@@ -210,16 +220,7 @@ TEST_CASE("a numerical failure of the evaluator stops the run with a message, it
 TEST_CASE("a numerical failure of the evaluator without an output folder stops the run and says no checkpoint exists",
           "[train][failure]") {
   auto model = make_model(8);
-  Adam<double> adam(model.num_params(), {.lr = 1e-2});
-  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
-  auto opts = options("", 40);
-  Trainer trainer(model, estimator, adam, opts);
-  trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
-    if (it == 30) throw NumericalError("an AIS estimate is not finite");
-    return evaluate(model, it);
-  });
-  std::mt19937_64 rng(9);
-  const auto result = trainer.run(next_batch, rng);
+  const auto result = train_with_failing_evaluator(model, "", 30);
   CHECK(result.failed);
   CHECK(result.iterations == 30);
   CHECK_THAT(result.message, Contains("the evaluation failed: an AIS estimate is not finite; no checkpoint was written"));

@@ -236,7 +236,7 @@ class Trainer {
         eval_failure = write_row(log.get(), it, last, wall(), eval_seconds);
         if (it % options_.log_every == 0) window_.clear();  // a forced last row leaves the window open
       }
-      if (checkpoint_due(it, last) || (!eval_failure.empty() && !options_.out_dir.empty())) {
+      if (checkpoint_due(it, last || !eval_failure.empty())) {  // a failed evaluation ends the run
         save(it, wall(), rng);
         last_checkpoint = it;
       }
