@@ -31,17 +31,22 @@ def run_name(data, estimator, objective, seed):
 
 
 def run(binary, out_root, data, estimator, objective, iters, seed, extra, results_dir=""):
-    """One training run. A finished run (summary at `iters`) is skipped; an interrupted one continues
-    from its last checkpoint (the trainer resumes bit for bit). With `results_dir`, the finished run's
-    summary.json and log.csv are copied there (they are small enough to commit)."""
+    """One training run. A finished run (summary at `iters`, in `out_root` or `results_dir`) is
+    skipped; an interrupted one continues from its last checkpoint (the trainer resumes bit for bit).
+    With `results_dir`, the finished run's summary.json and log.csv are copied there (they are small
+    enough to commit)."""
     name = run_name(data, estimator, objective, seed)
     out = os.path.join(out_root, name)
     summary_path = os.path.join(out, "summary.json")
-    if os.path.exists(summary_path):
-        with open(summary_path) as f:
-            summary = json.load(f)
-        if summary.get("iterations") == iters:
-            return summary
+    # A run counts as finished if either its output folder or the committed results hold its summary
+    # at the full budget: the results survive a fresh clone, the output folder does not.
+    finished = [summary_path] + ([os.path.join(results_dir, f"{name}.json")] if results_dir else [])
+    for path in finished:
+        if os.path.exists(path):
+            with open(path) as f:
+                summary = json.load(f)
+            if summary.get("iterations") == iters:
+                return summary
     cmd = [binary, "--data", data, "--estimator", estimator, "--objective", objective, "--iters", str(iters),
            "--seed", str(seed), "--out", out, "--log-every", "100", "--checkpoint-every", str(max(iters // 20, 1))] + extra
     if os.path.exists(os.path.join(out, "checkpoint.bin")):

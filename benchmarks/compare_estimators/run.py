@@ -140,10 +140,12 @@ def main():
     todo = [(name, args, seed) for seed in seeds for name, args in SETTINGS[a.setting]["runs"] if re.search(a.only, name)]
     failures = 0
     if a.setting.startswith("ising") and not a.dry_run:
-        # The first run of each (sigma, seed) draws and saves the data file, alone, before the others share it.
+        # The first unfinished run of each (sigma, seed) draws and saves the data file, alone, before the
+        # others share it (on a fresh clone the finished runs are in RESULTS but the data files are not).
         firsts = {}
         for n, args, seed in todo:
-            firsts.setdefault((args[args.index("--sigma") + 1], seed), (n, args, seed))
+            if not (RESULTS / a.setting / f"{n}_s{seed}" / "summary.json").exists():
+                firsts.setdefault((args[args.index("--sigma") + 1], seed), (n, args, seed))
         for (sigma, seed), (n, args, _) in firsts.items():
             if not (WORK / a.setting / f"data_sigma{sigma}_s{seed}.txt").exists():
                 run_name, status = run_one(a.build, a.setting, n, args, seed, False)

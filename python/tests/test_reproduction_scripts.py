@@ -1,0 +1,108 @@
+"""The reproduction scripts' bookkeeping: which runs count as finished, which are started or resumed."""
+import importlib.util
+import json
+import os
+import stat
+
+SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(SCRIPTS, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_trainer(tmp_path):
+    """A stand-in for train_synthetic that records its arguments and writes a summary at --iters."""
+    calls = tmp_path / "calls.txt"
+    script = tmp_path / "train_synthetic"
+    script.write_text(f"""#!/bin/sh
+echo "$@" >> {calls}
+out=""; iters=""
+while [ $# -gt 0 ]; do
+  case "$1" in --out) out="$2"; shift;; --iters) iters="$2"; shift;; esac; shift
+done
+mkdir -p "$out"
+echo '{{"iterations": '"$iters"'}}' > "$out/summary.json"
+echo "iteration" > "$out/log.csv"
+""")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script), calls
+
+
+def write_summary(path, iterations):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"iterations": iterations}))
+
+
+def test_a_run_committed_to_the_results_is_not_trained_again(tmp_path):
+    reproduce = load_script("reproduce_synthetic")
+    binary, calls = fake_trainer(tmp_path)
+    results = tmp_path / "results"
+    write_summary(results / "2spirals_gg-advanced_squared.json", 1000)
+    # A fresh output folder (a new clone or machine) holds nothing of that run.
+    summary = reproduce.run(binary, str(tmp_path / "out"), "2spirals", "gg-advanced", "squared", 1000, 1, [],
+                            str(results))
+    assert summary["iterations"] == 1000
+    assert not calls.exists()
+
+
+def test_a_shorter_committed_run_or_a_missing_one_is_trained_and_copied(tmp_path):
+    reproduce = load_script("reproduce_synthetic")
+    binary, calls = fake_trainer(tmp_path)
+    out, results = tmp_path / "out", tmp_path / "results"
+    write_summary(results / "moons_rm_squared.json", 500)
+    out.mkdir()
+    reproduce.run(binary, str(out), "moons", "rm", "squared", 1000, 1, [], str(results))
+    reproduce.run(binary, str(out), "circles", "rm", "squared", 1000, 2, [], str(results))
+    lines = calls.read_text().splitlines()
+    assert len(lines) == 2 and "--data moons" in lines[0] and "--seed 2" in lines[1]
+    assert "--resume" not in lines[0]
+    assert json.loads((results / "moons_rm_squared.json").read_text())["iterations"] == 1000
+    assert (results / "circles_rm_squared_seed2_log.csv").exists()
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    reproduce = load_script("reproduce_synthetic")
+    binary, calls = fake_trainer(tmp_path)
+    out = tmp_path / "out"
+    (out / "pinwheel_gg-basic_squared").mkdir(parents=True)
+    (out / "pinwheel_gg-basic_squared" / "checkpoint.bin").write_bytes(b"state")
+    write_summary(out / "pinwheel_gg-basic_squared" / "summary.json", 400)
+    reproduce.run(binary, str(out), "pinwheel", "gg-basic", "squared", 1000, 1, [])
+    assert calls.read_text().split()[-1] == "--resume"
+
+
+def test_on_a_fresh_clone_one_unfinished_run_draws_the_shared_ising_data_first(tmp_path, monkeypatch):
+    """The first run of a (sigma, seed) may be finished already (its results are committed) while the
+    data file is not there: the first *unfinished* run must draw it alone, before the others start."""
+    spec = importlib.util.spec_from_file_location(
+        "compare_estimators_run", os.path.join(SCRIPTS, "..", "benchmarks", "compare_estimators", "run.py"))
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(run, "WORK", tmp_path / "work")
+    names = ["sigma0.1_a", "sigma0.1_b", "sigma0.1_c", "sigma0.1_d"]
+    run.SETTINGS["isingtest"] = dict(program="train_ising", keep=[], runs=[(n, ["--sigma", "0.1"]) for n in names])
+    finished = run.RESULTS / "isingtest" / "sigma0.1_a_s1"
+    finished.mkdir(parents=True)
+    (finished / "summary.json").write_text("{}")
+    # The stand-in trainer notes whether it found the data file, then (slowly) writes it if missing.
+    (tmp_path / "build" / "examples").mkdir(parents=True)
+    program = tmp_path / "build" / "examples" / "train_ising"
+    program.write_text(f"""#!/bin/sh
+out=""; data=""
+while [ $# -gt 0 ]; do
+  case "$1" in --out) out="$2"; shift;; --data-file) data="$2"; shift;; esac; shift
+done
+if [ -e "$data" ]; then echo found >> {tmp_path}/calls.txt; else echo drew >> {tmp_path}/calls.txt; sleep 0.3; echo x > "$data"; fi
+echo '{{"failed": false}}' > "$out/summary.json"
+echo "iteration" > "$out/log.csv"
+""")
+    program.chmod(program.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr("sys.argv", ["run.py", "--build", str(tmp_path / "build"), "--setting", "isingtest",
+                                     "--seeds", "1", "--jobs", "3"])
+    assert run.main() == 0
+    assert sorted((tmp_path / "calls.txt").read_text().split()) == ["drew", "found", "found"]
