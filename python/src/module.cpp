@@ -477,7 +477,9 @@ void bind_estimators(py::module_& m) {
            "Restores model, optimizer, engine, estimator state and log window from a checkpoint (default: "
            "out_dir/checkpoint.bin). Raises CheckpointError for a mismatched file.")
       .def("set_evaluator", &TrainerBase::set_evaluator, py::arg("columns"), py::arg("evaluator"),
-           "evaluator(iteration) -> list of floats, logged under columns every eval_every iterations.")
+           "evaluator(iteration) -> list of floats, logged under columns every eval_every iterations. An exception "
+           "it raises ends run() with that exception once the iteration is logged (its columns empty) and "
+           "checkpointed, so resume() continues from there.")
       .def_property_readonly("start_iteration", &TrainerBase::start_iteration)
       .def_property_readonly("checkpoint_path", &TrainerBase::checkpoint_path);
 }

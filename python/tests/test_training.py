@@ -136,6 +136,34 @@ def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
     assert result["failed"] and "finite" in result["message"]
 
 
+def test_an_evaluator_that_raises_loses_no_training(tmp_path):
+    """The evaluator's own exception reaches the caller, after its iteration is logged and checkpointed."""
+    data = (np.random.default_rng(0).random((64, 6)) < 0.3).astype(np.float64)
+
+    def trainer_for(model, evaluator):
+        trainer = rm.Trainer(model, rm.RatioMatching("hyvarinen"), rm.Adam(model, lr=0.01), iterations=30,
+                             log_every=5, eval_every=10, checkpoint_every=0, out_dir=str(tmp_path))
+        trainer.set_evaluator(["pll"], evaluator)
+        return trainer
+
+    def broken(iteration):
+        if iteration == 20:
+            raise KeyError("no reference data")
+        return [0.0]
+
+    model = rm.IsingModel(6)
+    with pytest.raises(KeyError, match="no reference data"):
+        trainer_for(model, broken).run(lambda e: data, rm.Engine(1))
+    with open(tmp_path / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[-1]["iteration"] == "20" and rows[-1]["pll"] == ""
+    resumed_model = rm.IsingModel(6)
+    resumed = trainer_for(resumed_model, lambda iteration: [0.0])
+    resumed.resume(rm.Engine(7))
+    assert resumed.start_iteration == 20
+    np.testing.assert_array_equal(resumed_model.params, model.params)
+
+
 if __name__ == "__main__":  # the Python side of the comparison, in a process of its own
     result, trained = synthetic_run_in_python(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
     assert result["iterations"] == int(sys.argv[2]) and not result["failed"]

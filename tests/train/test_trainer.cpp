@@ -179,16 +179,19 @@ TEST_CASE("a wall-time budget stops the run after the iteration that exceeds it,
 
 namespace {
 
-// 40 iterations whose evaluator throws a NumericalError at `fail_at`; no periodic checkpoints,
-// so a checkpoint in `dir` can only be the one the failed evaluation writes.
-TrainResult train_with_failing_evaluator(MlpEnergy<double>& model, const std::string& dir, Index fail_at) {
+// 40 iterations whose evaluator throws at `fail_at` a NumericalError, or with `numerical` false a
+// std::runtime_error (a bug in the evaluator); no periodic checkpoints, so a checkpoint in `dir` can
+// only be the one the failed evaluation writes.
+TrainResult train_with_failing_evaluator(MlpEnergy<double>& model, const std::string& dir, Index fail_at,
+                                         bool numerical = true) {
   Adam<double> adam(model.num_params(), {.lr = 1e-2});
   const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
   auto opts = options(dir, 40);
   opts.checkpoint_every = 0;
   Trainer trainer(model, estimator, adam, opts);
   trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
-    if (it == fail_at) throw NumericalError("an AIS estimate is not finite");
+    if (it == fail_at && numerical) throw NumericalError("an AIS estimate is not finite");
+    if (it == fail_at) throw std::runtime_error("the evaluator's reference file is missing");
     return evaluate(model, it);
   });
   std::mt19937_64 rng(9);
@@ -224,4 +227,34 @@ TEST_CASE("a numerical failure of the evaluator without an output folder stops t
   CHECK(result.failed);
   CHECK(result.iterations == 30);
   CHECK_THAT(result.message, Contains("the evaluation failed: an AIS estimate is not finite; no checkpoint was written"));
+}
+
+TEST_CASE("any other exception of the evaluator propagates after its row and a checkpoint, and the run resumes",
+          "[train][failure][resume]") {
+  const auto dir = fresh_dir("evaluator_exception");
+  auto model = make_model(8);
+  CHECK_THROWS_WITH(train_with_failing_evaluator(model, dir, 20, false), "the evaluator's reference file is missing");
+  const auto snapshot = load_checkpoint<double>(dir + "/checkpoint.bin");
+  CHECK(snapshot.iteration == 20);
+  CHECK(snapshot.params == model.params());
+  const auto lines = log_lines_without_wall_time(dir + "/log.csv");
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[4].rfind("20,", 0) == 0);
+  CHECK(lines[4].ends_with(",,"));
+
+  // Resumed with a working evaluator, the run ends where an uninterrupted one does.
+  auto straight = make_model(8);
+  REQUIRE_FALSE(train_with_failing_evaluator(straight, "", -1).failed);
+  auto resumed_model = make_model(3);
+  Adam<double> adam(resumed_model.num_params(), {.lr = 1e-2});
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+  auto opts = options(dir, 40);
+  opts.checkpoint_every = 0;
+  Trainer resumed(resumed_model, estimator, adam, opts);
+  resumed.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(resumed_model, it); });
+  std::mt19937_64 rng(1);
+  resumed.resume(resumed.checkpoint_path(), rng);
+  REQUIRE(resumed.start_iteration() == 20);
+  REQUIRE(resumed.run(next_batch, rng).iterations == 40);
+  CHECK(resumed_model.params() == straight.params());
 }

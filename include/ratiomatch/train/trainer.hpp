@@ -4,6 +4,7 @@
 /// bar, a CSV log, periodic checkpoints and bit-identical resumption.
 
 #include <chrono>
+#include <exception>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -79,7 +80,9 @@ struct TrainResult {
 /// one. A non-finite loss, gradient or parameter stops the run with a message; the last good
 /// checkpoint is kept. So does a `NumericalError` from the evaluator, after logging the row
 /// (evaluation columns NaN) and checkpointing the evaluated iteration; a run resumed from that
-/// checkpoint keeps the row and does not repeat the evaluation.
+/// checkpoint keeps the row and does not repeat the evaluation. Any other exception of the
+/// evaluator (a bug in it, a full disk) is logged and checkpointed the same way, then rethrown:
+/// the training it interrupted is not lost.
 ///
 /// Log rows are written every `log_every` iterations (the means over the window since the
 /// previous row) and at the last iteration of a run; a row at the last iteration that is not
@@ -204,8 +207,9 @@ class Trainer {
   /// @param rng the training engine (data and estimator), saved in every checkpoint
   /// @throws whatever `next_batch`, the evaluator or file output throw; a numerical failure of
   ///   a step or of the evaluator (`NumericalError`, e.g. an AIS estimate that is not finite) is
-  ///   not thrown but reported in the result. A failed evaluation leaves its log row (evaluation
-  ///   columns NaN) and a checkpoint of the iteration it evaluated, whose step had succeeded.
+  ///   not thrown but reported in the result. A failed evaluation, numerical or not, leaves its
+  ///   log row (evaluation columns NaN) and a checkpoint of the iteration it evaluated, whose step
+  ///   had succeeded, before the run stops or the exception propagates.
   template <class DataSource>
   TrainResult run(DataSource&& next_batch, std::mt19937_64& rng) {
     using Clock = std::chrono::steady_clock;
@@ -230,18 +234,22 @@ class Trainer {
       window_.add(outcome.loss, outcome.grad_norm);
       const bool out_of_time = options_.max_seconds > 0 && wall() >= options_.max_seconds && it < options_.iterations;
       const bool last = it == options_.iterations || out_of_time;
-      std::string eval_failure;
+      EvalFailure eval_failure;
       if (it % options_.log_every == 0 || last) {
         result.final_loss = window_.mean_loss();
         eval_failure = write_row(log.get(), it, last, wall(), eval_seconds);
         if (it % options_.log_every == 0) window_.clear();  // a forced last row leaves the window open
       }
-      if (checkpoint_due(it, last || !eval_failure.empty())) {  // a failed evaluation ends the run
+      if (checkpoint_due(it, last || eval_failure.any())) {  // a failed evaluation ends the run
         save(it, wall(), rng);
         last_checkpoint = it;
       }
-      if (!eval_failure.empty()) {
-        fail(result, it, "the evaluation failed: " + eval_failure, last_checkpoint);
+      if (eval_failure.other) {
+        if (options_.progress) progress.finish();
+        std::rethrow_exception(eval_failure.other);
+      }
+      if (!eval_failure.numerical.empty()) {
+        fail(result, it, "the evaluation failed: " + eval_failure.numerical, last_checkpoint);
         break;
       }
       if (options_.progress) progress.update(it, outcome.loss);
@@ -305,23 +313,33 @@ class Trainer {
     return std::make_unique<CsvLog>(log_path, columns, continues && off_grid ? start_iteration_ - 1 : start_iteration_);
   }
 
-  // One log row: the window's means, and the evaluator's columns when an evaluation is due.
-  // Returns why the evaluation failed numerically (its columns are then NaN), or nothing.
-  std::string write_row(CsvLog* log, Index it, bool last, double wall_seconds, double& eval_seconds) {
+  // What a throwing evaluator left: a numerical failure ends the run with a message; any other
+  // exception is rethrown once the evaluated iteration is logged and checkpointed.
+  struct EvalFailure {
+    std::string numerical;     // what() of a NumericalError
+    std::exception_ptr other;  // anything else
+    bool any() const { return !numerical.empty() || other; }
+  };
+
+  // One log row: the window's means, and the evaluator's columns when an evaluation is due
+  // (NaN if it threw, which is returned).
+  EvalFailure write_row(CsvLog* log, Index it, bool last, double wall_seconds, double& eval_seconds) {
     const bool evaluate = evaluator_ && ((options_.eval_every > 0 && it % options_.eval_every == 0) || last);
     std::vector<double> row{static_cast<double>(it), window_.mean_loss(), window_.mean_grad_norm(), wall_seconds};
-    std::string failure;
+    EvalFailure failure;
     if (evaluate) {
       const auto eval_begin = std::chrono::steady_clock::now();
       try {
         const auto values = evaluator_(it);
         row.insert(row.end(), values.begin(), values.end());
       } catch (const NumericalError& e) {
-        failure = e.what();
+        failure.numerical = e.what();
+      } catch (...) {
+        failure.other = std::current_exception();
       }
       eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_begin).count();
     }
-    if (!evaluate || !failure.empty())  // a row has every column; CsvLog refuses a wrong count
+    if (!evaluate || failure.any())  // a row has every column; CsvLog refuses a wrong count
       row.resize(4 + eval_columns_.size(), std::numeric_limits<double>::quiet_NaN());
     if (log) log->row(row);
     return failure;
