@@ -469,7 +469,8 @@ void bind_estimators(py::module_& m) {
            py::arg("max_seconds") = 0.0)
       .def("run", &TrainerBase::run, py::arg("next_batch"), py::arg("engine"),
            "Runs to `iterations`; next_batch(engine) returns a batch (n, dim) of the model's dtype, drawn from engine "
-           "only (so a resumed run repeats it). Returns a dict: iterations, final_loss, wall_seconds, eval_seconds, "
+           "only (so a resumed run repeats it); an exception it raises ends run() with that exception once the "
+           "iterations before it are checkpointed. Returns a dict: iterations, final_loss, wall_seconds, eval_seconds, "
            "iterations_per_second, failed, out_of_time, message.")
       .def(
           "resume", [](TrainerBase& t, Engine& engine, const std::string& path) { t.resume(path, engine); },

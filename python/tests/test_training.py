@@ -136,8 +136,8 @@ def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
     assert result["failed"] and "finite" in result["message"]
 
 
-def test_an_evaluator_that_raises_loses_no_training(tmp_path):
-    """The evaluator's own exception reaches the caller, after its iteration is logged and checkpointed."""
+def test_an_evaluator_or_data_source_that_raises_loses_no_training(tmp_path):
+    """Their own exception reaches the caller, after the iterations done are logged and checkpointed."""
     data = (np.random.default_rng(0).random((64, 6)) < 0.3).astype(np.float64)
 
     def trainer_for(model, evaluator):
@@ -162,6 +162,22 @@ def test_an_evaluator_that_raises_loses_no_training(tmp_path):
     resumed.resume(rm.Engine(7))
     assert resumed.start_iteration == 20
     np.testing.assert_array_equal(resumed_model.params, model.params)
+
+    # A data source that raises: the iterations before it are checkpointed.
+    drawn = []
+
+    def ends_early(engine):
+        drawn.append(1)
+        if len(drawn) == 15:
+            raise StopIteration("the data ran out")
+        return data
+
+    model = rm.IsingModel(6)
+    with pytest.raises(StopIteration, match="the data ran out"):
+        trainer_for(model, lambda iteration: [0.0]).run(ends_early, rm.Engine(1))
+    resumed = trainer_for(rm.IsingModel(6), lambda iteration: [0.0])
+    resumed.resume(rm.Engine(7))
+    assert resumed.start_iteration == 14
 
 
 if __name__ == "__main__":  # the Python side of the comparison, in a process of its own

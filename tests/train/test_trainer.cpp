@@ -258,3 +258,35 @@ TEST_CASE("any other exception of the evaluator propagates after its row and a c
   REQUIRE(resumed.run(next_batch, rng).iterations == 40);
   CHECK(resumed_model.params() == straight.params());
 }
+
+TEST_CASE("an exception of the data source propagates after a checkpoint of the last finished iteration",
+          "[train][failure][resume]") {
+  const auto dir = fresh_dir("data_source_exception");
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+  auto train = [&](MlpEnergy<double>& model, const std::string& out, Index fail_at, bool resume) {
+    Adam<double> adam(model.num_params(), {.lr = 1e-2});
+    Trainer trainer(model, estimator, adam, options(out, 40));  // periodic checkpoints every 10
+    trainer.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(model, it); });
+    std::mt19937_64 rng(5);
+    if (resume) trainer.resume(trainer.checkpoint_path(), rng);
+    Index drawn = trainer.start_iteration();
+    // The failing draw consumes the engine before it throws: the checkpoint must not keep that.
+    return trainer.run([&](Matrix<double>& batch, std::mt19937_64& engine) {
+      next_batch(batch, engine);
+      if (++drawn == fail_at) throw std::runtime_error("the data file ended");
+    }, rng);
+  };
+  auto model = make_model(4);
+  CHECK_THROWS_WITH(train(model, dir, 23, false), "the data file ended");
+  const auto snapshot = load_checkpoint<double>(dir + "/checkpoint.bin");
+  CHECK(snapshot.iteration == 22);
+  CHECK(snapshot.params == model.params());  // the failed iteration took no step
+
+  const auto straight_dir = fresh_dir("data_source_straight");
+  auto straight = make_model(4);
+  REQUIRE(train(straight, straight_dir, -1, false).iterations == 40);
+  auto resumed = make_model(6);
+  REQUIRE(train(resumed, dir, -1, true).iterations == 40);
+  CHECK(resumed.params() == straight.params());
+  CHECK(log_lines_without_wall_time(dir + "/log.csv") == log_lines_without_wall_time(straight_dir + "/log.csv"));
+}

@@ -142,16 +142,18 @@ bool same_matrices(const std::vector<Matrix<S>>& a, const std::vector<Matrix<S>>
   return true;
 }
 
-enum class Interruption { CrashMidWindow, EndOffGrid };
+enum class Interruption { CrashMidWindow, DataSourceThrows, EndOffGrid };
 
 }  // namespace
 
 TEMPLATE_TEST_CASE("a resumed run of every method equals the uninterrupted run bit for bit", "[train][resume]", ExactRM,
                    UniformRM, GuidedBasic, GuidedAdvanced, PcdGibbs, PcdGwg, PenalizedPcdFloat, PenalizedRM) {
   using S = typename TestType::Scalar;
-  const auto interruption = GENERATE(Interruption::CrashMidWindow, Interruption::EndOffGrid);
-  const std::string name = std::string(TestType::name) +
-                           (interruption == Interruption::CrashMidWindow ? "_crash" : "_extend");
+  const auto interruption =
+      GENERATE(Interruption::CrashMidWindow, Interruption::DataSourceThrows, Interruption::EndOffGrid);
+  const std::string name = std::string(TestType::name) + (interruption == Interruption::CrashMidWindow     ? "_crash"
+                                                          : interruption == Interruption::DataSourceThrows ? "_throw"
+                                                                                                            : "_extend");
   auto evaluate = [](const IsingModel<S>& model) {
     return [&model](Index) { return std::vector<double>{static_cast<double>(model.params().norm())}; };
   };
@@ -167,24 +169,32 @@ TEMPLATE_TEST_CASE("a resumed run of every method equals the uninterrupted run b
   const auto result_a = straight.run(next_batch<S>, rng_a);
   REQUIRE_FALSE(result_a.failed);
 
-  // Interrupted: either the process dies while drawing the batch of iteration 21 (last
-  // checkpoint 18, log rows up to 20 already written), or it ends at iteration 22 (a forced
-  // last row and checkpoint off the log grid).
+  // Interrupted: the process dies while drawing the batch of iteration 21 (last checkpoint 18,
+  // log rows up to 20 already written), or that draw throws (the trainer checkpoints iteration
+  // 20 before the exception leaves it), or the run ends at iteration 22 (a forced last row and
+  // checkpoint off the log grid).
   const auto dir_b = fresh_dir(name + "_resumed");
   {
     const auto estimator = TestType::make();
     auto model = make_model<S>(1);
     Adam<S> adam(model.num_params(), {.lr = 0.05});
     std::mt19937_64 rng(99);
-    if (interruption == Interruption::CrashMidWindow) {
+    if (interruption != Interruption::EndOffGrid) {
       Trainer first(model, estimator, adam, options(dir_b, total_iterations));
       first.set_evaluator({"norm"}, evaluate(model));
+      const auto checkpoint = first.checkpoint_path(), kept = checkpoint + ".kept";
+      const bool crash = interruption == Interruption::CrashMidWindow;
       Index calls = 0;
-      auto crashing = [&](Matrix<S>& batch, std::mt19937_64& r) {
-        if (++calls == 21) throw Crash();
+      auto interrupted = [&](Matrix<S>& batch, std::mt19937_64& r) {
+        // A killed process cannot write a checkpoint: the crash keeps the one on disk before
+        // the 19th draw (iteration 18's) and puts it back after the throw.
+        if (++calls == 19 && crash)
+          std::filesystem::copy_file(checkpoint, kept, std::filesystem::copy_options::overwrite_existing);
+        if (calls == 21) throw Crash();
         next_batch<S>(batch, r);
       };
-      REQUIRE_THROWS_AS(first.run(crashing, rng), Crash);
+      REQUIRE_THROWS_AS(first.run(interrupted, rng), Crash);
+      if (crash) std::filesystem::rename(kept, checkpoint);
     } else {
       Trainer first(model, estimator, adam, options(dir_b, 22));
       first.set_evaluator({"norm"}, evaluate(model));
@@ -199,7 +209,9 @@ TEMPLATE_TEST_CASE("a resumed run of every method equals the uninterrupted run b
   resumed.set_evaluator({"norm"}, evaluate(model_b));
   std::mt19937_64 rng_b(12345);
   resumed.resume(resumed.checkpoint_path(), rng_b);
-  CHECK(resumed.start_iteration() == (interruption == Interruption::CrashMidWindow ? 18 : 22));
+  CHECK(resumed.start_iteration() == (interruption == Interruption::CrashMidWindow     ? 18
+                                      : interruption == Interruption::DataSourceThrows ? 20
+                                                                                        : 22));
   const auto result_b = resumed.run(next_batch<S>, rng_b);
   REQUIRE(result_b.iterations == total_iterations);
 

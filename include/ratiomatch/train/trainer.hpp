@@ -81,8 +81,9 @@ struct TrainResult {
 /// checkpoint is kept. So does a `NumericalError` from the evaluator, after logging the row
 /// (evaluation columns NaN) and checkpointing the evaluated iteration; a run resumed from that
 /// checkpoint keeps the row and does not repeat the evaluation. Any other exception of the
-/// evaluator (a bug in it, a full disk) is logged and checkpointed the same way, then rethrown:
-/// the training it interrupted is not lost.
+/// evaluator (a bug in it, a full disk) is logged and checkpointed the same way, then rethrown;
+/// an exception of the data source is rethrown after a checkpoint of the last finished iteration
+/// (with the engine as it was before the failed draw): the training they interrupt is not lost.
 ///
 /// Log rows are written every `log_every` iterations (the means over the window since the
 /// previous row) and at the last iteration of a run; a row at the last iteration that is not
@@ -205,7 +206,8 @@ class Trainer {
   /// @brief Runs from the current iteration to `options.iterations`.
   /// @param next_batch `next_batch(batch, rng)` fills the batch (resizing it) from `rng` only
   /// @param rng the training engine (data and estimator), saved in every checkpoint
-  /// @throws whatever `next_batch`, the evaluator or file output throw; a numerical failure of
+  /// @throws whatever `next_batch`, the evaluator or file output throw (when `next_batch`
+  ///   throws, the iterations since the last checkpoint are checkpointed first); a numerical failure of
   ///   a step or of the evaluator (`NumericalError`, e.g. an AIS estimate that is not finite) is
   ///   not thrown but reported in the result. A failed evaluation, numerical or not, leaves its
   ///   log row (evaluation columns NaN) and a checkpoint of the iteration it evaluated, whose step
@@ -225,7 +227,16 @@ class Trainer {
     auto wall = [&] { return wall_before_ + elapsed(); };
 
     for (Index it = start_iteration_ + 1; it <= options_.iterations; ++it) {
-      const StepOutcome outcome = step(next_batch, rng);
+      const std::mt19937_64 engine_before = rng;  // a data source that throws may have drawn from it
+      try {
+        next_batch(batch_, rng);
+      } catch (...) {  // keep the iterations done since the last checkpoint, then report
+        if (it - 1 > start_iteration_ && it - 1 != last_checkpoint && !options_.out_dir.empty())
+          save(it - 1, wall(), engine_before);
+        if (options_.progress) progress.finish();
+        throw;
+      }
+      const StepOutcome outcome = step(rng);
       if (!outcome.failure.empty()) {
         fail(result, it, outcome.failure, last_checkpoint);
         break;
@@ -276,11 +287,9 @@ class Trainer {
     std::string failure;  // empty on success
   };
 
-  // The step: a batch, the estimator's loss and gradient, clipping, the optimizer.
-  template <class DataSource>
-  StepOutcome step(DataSource& next_batch, std::mt19937_64& rng) {
+  // The step on the drawn batch: the estimator's loss and gradient, clipping, the optimizer.
+  StepOutcome step(std::mt19937_64& rng) {
     StepOutcome outcome;
-    next_batch(batch_, rng);
     try {
       const Scalar loss = estimator_.loss_and_gradient(model_, batch_, rng, grad_);
       check_finite("ratiomatch::Trainer::run", "loss", loss);
