@@ -106,3 +106,23 @@ echo "iteration" > "$out/log.csv"
                                      "--seeds", "1", "--jobs", "3"])
     assert run.main() == 0
     assert sorted((tmp_path / "calls.txt").read_text().split()) == ["drew", "found", "found"]
+
+
+def test_the_full_budget_page_says_where_we_are_worse_than_the_paper(tmp_path):
+    reproduce = load_script("reproduce_synthetic")
+    paper = reproduce.PAPER["gg-advanced"][0]  # 2spirals
+    noisy = {"mmd_paper": {"hamming": paper + 0.003}, "mmd_paper_repeats": [0.010, 0.012, 0.014]}  # sd 0.002
+    assert reproduce.compare_to_paper(noisy, paper) == "within the noise of"
+    assert reproduce.compare_to_paper(dict(noisy, mmd_paper={"hamming": paper + 0.005}), paper) == "worse than"
+    assert reproduce.compare_to_paper(dict(noisy, mmd_paper={"hamming": paper - 0.005}), paper) == "better than"
+    for seed, value in ((1, paper + 0.02), (2, paper + 0.03), (3, paper + 0.025)):
+        name = reproduce.run_name("2spirals", "gg-advanced", "squared", seed)
+        summary = dict(noisy, mmd_paper={"hamming": value}, mmd_consistent={"hamming": value},
+                       mmd_consistent_repeats=noisy["mmd_paper_repeats"])
+        (tmp_path / f"{name}.json").write_text(json.dumps(summary))
+        (tmp_path / f"{name}_log.csv").write_text(f"iteration,mmd_paper,mmd_consistent\n100000,{value},{value}\n")
+    reproduce.full_budget_page(str(tmp_path), str(tmp_path / "page.md"))
+    page = (tmp_path / "page.md").read_text()
+    assert "1 of 21 published cells finished" in page
+    assert "**worse than the paper**: 2spirals gg-advanced" in page
+    assert "| 2spirals, gg-advanced | 0.0288 | 0.0388 | 0.0338 | 0.0338 ± 0.0050 | 0.00876 | no, we are worse |" in page
