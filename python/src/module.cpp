@@ -469,8 +469,9 @@ void bind_estimators(py::module_& m) {
            py::arg("max_seconds") = 0.0)
       .def("run", &TrainerBase::run, py::arg("next_batch"), py::arg("engine"),
            "Runs to `iterations`; next_batch(engine) returns a batch (n, dim) of the model's dtype, drawn from engine "
-           "only (so a resumed run repeats it); an exception it raises ends run() with that exception once the "
-           "iterations before it are checkpointed. Returns a dict: iterations, final_loss, wall_seconds, eval_seconds, "
+           "only (so a resumed run repeats it). An exception raised by next_batch or the evaluator ends run() with that "
+           "exception once the finished iterations are checkpointed (with out_dir); run() again, or resume(), goes on "
+           "from them bit for bit. Returns a dict: iterations, final_loss, wall_seconds, eval_seconds, "
            "iterations_per_second, failed, out_of_time, message.")
       .def(
           "resume", [](TrainerBase& t, Engine& engine, const std::string& path) { t.resume(path, engine); },
@@ -478,9 +479,8 @@ void bind_estimators(py::module_& m) {
            "Restores model, optimizer, engine, estimator state and log window from a checkpoint (default: "
            "out_dir/checkpoint.bin). Raises CheckpointError for a mismatched file.")
       .def("set_evaluator", &TrainerBase::set_evaluator, py::arg("columns"), py::arg("evaluator"),
-           "evaluator(iteration) -> list of floats, logged under columns every eval_every iterations. An exception "
-           "it raises ends run() with that exception once the iteration is logged (its columns empty) and "
-           "checkpointed, so resume() continues from there.")
+           "evaluator(iteration) -> list of floats, logged under columns every eval_every iterations. If it raises, "
+           "the row of that iteration is left for the next run() to write, evaluating again.")
       .def_property_readonly("start_iteration", &TrainerBase::start_iteration)
       .def_property_readonly("checkpoint_path", &TrainerBase::checkpoint_path);
 }

@@ -115,6 +115,8 @@ def test_the_full_budget_page_says_where_we_are_worse_than_the_paper(tmp_path):
     assert reproduce.compare_to_paper(noisy, paper) == "within the noise of"
     assert reproduce.compare_to_paper(dict(noisy, mmd_paper={"hamming": paper + 0.005}), paper) == "worse than"
     assert reproduce.compare_to_paper(dict(noisy, mmd_paper={"hamming": paper - 0.005}), paper) == "better than"
+    assert reproduce.compare_to_paper(dict(noisy, mmd_paper_repeats=[]), paper) == "not compared with"
+    assert reproduce.compare_to_paper(dict(noisy, mmd_paper={"hamming": None}), paper) == "not compared with"
     for seed, value in ((1, paper + 0.02), (2, paper + 0.03), (3, paper + 0.025)):
         name = reproduce.run_name("2spirals", "gg-advanced", "squared", seed)
         summary = dict(noisy, mmd_paper={"hamming": value}, mmd_consistent={"hamming": value},

@@ -137,33 +137,47 @@ def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
 
 
 def test_an_evaluator_or_data_source_that_raises_loses_no_training(tmp_path):
-    """Their own exception reaches the caller, after the iterations done are logged and checkpointed."""
+    """Their own exception reaches the caller after the iterations done are checkpointed; the run
+    then goes on (resumed, or on the same trainer) to the uninterrupted result."""
     data = (np.random.default_rng(0).random((64, 6)) < 0.3).astype(np.float64)
 
-    def trainer_for(model, evaluator):
+    def trainer_for(model, out, evaluator):
         trainer = rm.Trainer(model, rm.RatioMatching("hyvarinen"), rm.Adam(model, lr=0.01), iterations=30,
-                             log_every=5, eval_every=10, checkpoint_every=0, out_dir=str(tmp_path))
-        trainer.set_evaluator(["pll"], evaluator)
+                             log_every=5, eval_every=10, checkpoint_every=0, out_dir=str(out))
+        trainer.set_evaluator(["norm"], evaluator)
         return trainer
 
-    def broken(iteration):
-        if iteration == 20:
-            raise KeyError("no reference data")
-        return [0.0]
+    def rows(out):
+        with open(out / "log.csv") as f:
+            return [(r["iteration"], r["loss"], r["norm"]) for r in csv.DictReader(f)]
 
+    straight = rm.IsingModel(6)
+    trainer_for(straight, tmp_path / "straight", lambda i: [float(np.linalg.norm(straight.params))]).run(
+        lambda e: data, rm.Engine(1))
+
+    # The evaluator raises at iteration 20: checkpointed, its row owed; resumed, the row is written.
     model = rm.IsingModel(6)
-    with pytest.raises(KeyError, match="no reference data"):
-        trainer_for(model, broken).run(lambda e: data, rm.Engine(1))
-    with open(tmp_path / "log.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert rows[-1]["iteration"] == "20" and rows[-1]["pll"] == ""
-    resumed_model = rm.IsingModel(6)
-    resumed = trainer_for(resumed_model, lambda iteration: [0.0])
-    resumed.resume(rm.Engine(7))
-    assert resumed.start_iteration == 20
-    np.testing.assert_array_equal(resumed_model.params, model.params)
+    broken = [True]
 
-    # A data source that raises: the iterations before it are checkpointed.
+    def evaluator(iteration):
+        if broken[0] and iteration == 20:
+            raise KeyError("no reference data")
+        return [float(np.linalg.norm(model.params))]
+
+    with pytest.raises(KeyError, match="no reference data"):
+        trainer_for(model, tmp_path / "evaluator", evaluator).run(lambda e: data, rm.Engine(1))
+    assert rows(tmp_path / "evaluator")[-1][0] == "15"
+    resumed_model = rm.IsingModel(6)
+    resumed = trainer_for(resumed_model, tmp_path / "evaluator", lambda i: [float(np.linalg.norm(resumed_model.params))])
+    engine = rm.Engine(7)
+    resumed.resume(engine)
+    assert resumed.start_iteration == 20
+    resumed.run(lambda e: data, engine)
+    np.testing.assert_array_equal(resumed_model.params, straight.params)
+    assert rows(tmp_path / "evaluator") == rows(tmp_path / "straight")
+
+    # The data source raises while drawing iteration 15; the same trainer then goes on.
+    model = rm.IsingModel(6)
     drawn = []
 
     def ends_early(engine):
@@ -172,12 +186,14 @@ def test_an_evaluator_or_data_source_that_raises_loses_no_training(tmp_path):
             raise StopIteration("the data ran out")
         return data
 
-    model = rm.IsingModel(6)
+    trainer = trainer_for(model, tmp_path / "source", lambda i: [float(np.linalg.norm(model.params))])
+    engine = rm.Engine(1)
     with pytest.raises(StopIteration, match="the data ran out"):
-        trainer_for(model, lambda iteration: [0.0]).run(ends_early, rm.Engine(1))
-    resumed = trainer_for(rm.IsingModel(6), lambda iteration: [0.0])
-    resumed.resume(rm.Engine(7))
-    assert resumed.start_iteration == 14
+        trainer.run(ends_early, engine)
+    assert trainer.start_iteration == 14
+    trainer.run(ends_early, engine)
+    np.testing.assert_array_equal(model.params, straight.params)
+    assert rows(tmp_path / "source") == rows(tmp_path / "straight")
 
 
 if __name__ == "__main__":  # the Python side of the comparison, in a process of its own

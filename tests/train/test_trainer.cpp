@@ -179,19 +179,16 @@ TEST_CASE("a wall-time budget stops the run after the iteration that exceeds it,
 
 namespace {
 
-// 40 iterations whose evaluator throws at `fail_at` a NumericalError, or with `numerical` false a
-// std::runtime_error (a bug in the evaluator); no periodic checkpoints, so a checkpoint in `dir` can
-// only be the one the failed evaluation writes.
-TrainResult train_with_failing_evaluator(MlpEnergy<double>& model, const std::string& dir, Index fail_at,
-                                         bool numerical = true) {
+// 40 iterations whose evaluator throws a NumericalError at `fail_at`; no periodic checkpoints,
+// so a checkpoint in `dir` can only be the one the failed evaluation writes.
+TrainResult train_with_failing_evaluator(MlpEnergy<double>& model, const std::string& dir, Index fail_at) {
   Adam<double> adam(model.num_params(), {.lr = 1e-2});
   const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
   auto opts = options(dir, 40);
   opts.checkpoint_every = 0;
   Trainer trainer(model, estimator, adam, opts);
   trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
-    if (it == fail_at && numerical) throw NumericalError("an AIS estimate is not finite");
-    if (it == fail_at) throw std::runtime_error("the evaluator's reference file is missing");
+    if (it == fail_at) throw NumericalError("an AIS estimate is not finite");
     return evaluate(model, it);
   });
   std::mt19937_64 rng(9);
@@ -229,64 +226,114 @@ TEST_CASE("a numerical failure of the evaluator without an output folder stops t
   CHECK_THAT(result.message, Contains("the evaluation failed: an AIS estimate is not finite; no checkpoint was written"));
 }
 
-TEST_CASE("any other exception of the evaluator propagates after its row and a checkpoint, and the run resumes",
-          "[train][failure][resume]") {
-  const auto dir = fresh_dir("evaluator_exception");
-  auto model = make_model(8);
-  CHECK_THROWS_WITH(train_with_failing_evaluator(model, dir, 20, false), "the evaluator's reference file is missing");
-  const auto snapshot = load_checkpoint<double>(dir + "/checkpoint.bin");
-  CHECK(snapshot.iteration == 20);
-  CHECK(snapshot.params == model.params());
-  const auto lines = log_lines_without_wall_time(dir + "/log.csv");
-  REQUIRE(lines.size() == 5);
-  CHECK(lines[4].rfind("20,", 0) == 0);
-  CHECK(lines[4].ends_with(",,"));
+namespace {
 
-  // Resumed with a working evaluator, the run ends where an uninterrupted one does.
-  auto straight = make_model(8);
-  REQUIRE_FALSE(train_with_failing_evaluator(straight, "", -1).failed);
-  auto resumed_model = make_model(3);
-  Adam<double> adam(resumed_model.num_params(), {.lr = 1e-2});
+enum class Thrower { Evaluator, DataSource };
+enum class GoOn { SameTrainer, Resume };
+
+}  // namespace
+
+TEST_CASE("an exception of the evaluator or the data source loses no training: the run goes on bit for bit",
+          "[train][failure][resume]") {
+  const auto thrower = GENERATE(Thrower::Evaluator, Thrower::DataSource);
+  const auto go_on = GENERATE(GoOn::SameTrainer, GoOn::Resume);
   const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
-  auto opts = options(dir, 40);
-  opts.checkpoint_every = 0;
-  Trainer resumed(resumed_model, estimator, adam, opts);
-  resumed.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(resumed_model, it); });
-  std::mt19937_64 rng(1);
-  resumed.resume(resumed.checkpoint_path(), rng);
-  REQUIRE(resumed.start_iteration() == 20);
-  REQUIRE(resumed.run(next_batch, rng).iterations == 40);
-  CHECK(resumed_model.params() == straight.params());
+  const auto straight_dir = fresh_dir("exception_straight");
+  auto straight = make_model(4);
+  {
+    Adam<double> adam(straight.num_params(), {.lr = 1e-2});
+    Trainer trainer(straight, estimator, adam, options(straight_dir, 40));
+    trainer.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(straight, it); });
+    std::mt19937_64 rng(5);
+    REQUIRE(trainer.run(next_batch, rng).iterations == 40);
+  }
+
+  // The evaluator throws at iteration 20 (a logged, evaluated and checkpointed one), or the data
+  // source while drawing iteration 23, after it has drawn from the engine.
+  const auto dir = fresh_dir("exception_interrupted");
+  auto model = make_model(4);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  Trainer trainer(model, estimator, adam, options(dir, 40));
+  bool broken = true;
+  trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
+    if (broken && thrower == Thrower::Evaluator && it == 20) throw std::runtime_error("the reference file is missing");
+    return evaluate(model, it);
+  });
+  Index drawn = 0;
+  auto source = [&](Matrix<double>& batch, std::mt19937_64& engine) {
+    next_batch(batch, engine);
+    if (broken && thrower == Thrower::DataSource && ++drawn == 23) throw std::runtime_error("the data file ended");
+  };
+  std::mt19937_64 rng(5);
+  CHECK_THROWS_WITH(trainer.run(source, rng),
+                    thrower == Thrower::Evaluator ? "the reference file is missing" : "the data file ended");
+  const Index finished = thrower == Thrower::Evaluator ? 20 : 22;
+  CHECK(trainer.start_iteration() == finished);
+  const auto snapshot = load_checkpoint<double>(trainer.checkpoint_path());
+  CHECK(static_cast<Index>(snapshot.iteration) == finished);
+  CHECK(snapshot.params == model.params());
+  // The evaluator's row is owed (written by the next run), not logged without its values.
+  CHECK(log_lines_without_wall_time(dir + "/log.csv").back().rfind(thrower == Thrower::Evaluator ? "15," : "20,", 0) ==
+        0);
+
+  broken = false;
+  if (go_on == GoOn::SameTrainer) {
+    REQUIRE(trainer.run(source, rng).iterations == 40);
+    CHECK(model.params() == straight.params());
+  } else {
+    auto resumed_model = make_model(6);
+    Adam<double> resumed_adam(resumed_model.num_params(), {.lr = 1e-2});
+    Trainer resumed(resumed_model, estimator, resumed_adam, options(dir, 40));
+    resumed.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(resumed_model, it); });
+    std::mt19937_64 resumed_rng(77);
+    resumed.resume(resumed.checkpoint_path(), resumed_rng);
+    REQUIRE(resumed.run(next_batch, resumed_rng).iterations == 40);
+    CHECK(resumed_model.params() == straight.params());
+  }
+  CHECK(log_lines_without_wall_time(dir + "/log.csv") == log_lines_without_wall_time(straight_dir + "/log.csv"));
 }
 
-TEST_CASE("an exception of the data source propagates after a checkpoint of the last finished iteration",
-          "[train][failure][resume]") {
-  const auto dir = fresh_dir("data_source_exception");
+TEST_CASE("without an output folder an evaluator's exception writes no file and the trainer goes on",
+          "[train][failure]") {
+  const bool had_checkpoint = std::filesystem::exists("checkpoint.bin");
+  auto straight = make_model(8);
+  REQUIRE_FALSE(train_with_failing_evaluator(straight, "", -1).failed);
+  auto model = make_model(8);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
   const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
-  auto train = [&](MlpEnergy<double>& model, const std::string& out, Index fail_at, bool resume) {
-    Adam<double> adam(model.num_params(), {.lr = 1e-2});
-    Trainer trainer(model, estimator, adam, options(out, 40));  // periodic checkpoints every 10
-    trainer.set_evaluator({"norm", "seen"}, [&](Index it) { return evaluate(model, it); });
-    std::mt19937_64 rng(5);
-    if (resume) trainer.resume(trainer.checkpoint_path(), rng);
-    Index drawn = trainer.start_iteration();
-    // The failing draw consumes the engine before it throws: the checkpoint must not keep that.
-    return trainer.run([&](Matrix<double>& batch, std::mt19937_64& engine) {
-      next_batch(batch, engine);
-      if (++drawn == fail_at) throw std::runtime_error("the data file ended");
-    }, rng);
-  };
-  auto model = make_model(4);
-  CHECK_THROWS_WITH(train(model, dir, 23, false), "the data file ended");
-  const auto snapshot = load_checkpoint<double>(dir + "/checkpoint.bin");
-  CHECK(snapshot.iteration == 22);
-  CHECK(snapshot.params == model.params());  // the failed iteration took no step
+  auto opts = options("", 40);
+  opts.checkpoint_every = 0;
+  Trainer trainer(model, estimator, adam, opts);
+  bool broken = true;
+  int evaluations_of_20 = 0;
+  trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
+    evaluations_of_20 += it == 20;
+    if (broken && it == 20) throw std::runtime_error("interrupted");
+    return evaluate(model, it);
+  });
+  std::mt19937_64 rng(9);
+  CHECK_THROWS_WITH(trainer.run(next_batch, rng), "interrupted");
+  CHECK(std::filesystem::exists("checkpoint.bin") == had_checkpoint);
+  broken = false;
+  REQUIRE(trainer.run(next_batch, rng).iterations == 40);
+  CHECK(evaluations_of_20 == 2);  // the owed evaluation is made
+  CHECK(model.params() == straight.params());
+}
 
-  const auto straight_dir = fresh_dir("data_source_straight");
-  auto straight = make_model(4);
-  REQUIRE(train(straight, straight_dir, -1, false).iterations == 40);
-  auto resumed = make_model(6);
-  REQUIRE(train(resumed, dir, -1, true).iterations == 40);
-  CHECK(resumed.params() == straight.params());
-  CHECK(log_lines_without_wall_time(dir + "/log.csv") == log_lines_without_wall_time(straight_dir + "/log.csv"));
+TEST_CASE("a second run of a finished trainer keeps the log", "[train][resume]") {
+  const auto dir = fresh_dir("run_twice");
+  auto model = make_model(5);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+  auto opts = options(dir, 1000);
+  opts.log_every = 1;
+  opts.max_seconds = 1e-9;  // one iteration per run
+  Trainer trainer(model, estimator, adam, opts);
+  std::mt19937_64 rng(3);
+  REQUIRE(trainer.run(next_batch, rng).iterations == 1);
+  REQUIRE(trainer.run(next_batch, rng).iterations == 2);
+  const auto lines = log_lines_without_wall_time(dir + "/log.csv");
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[1].rfind("1,", 0) == 0);
+  CHECK(lines[2].rfind("2,", 0) == 0);
 }

@@ -142,18 +142,16 @@ bool same_matrices(const std::vector<Matrix<S>>& a, const std::vector<Matrix<S>>
   return true;
 }
 
-enum class Interruption { CrashMidWindow, DataSourceThrows, EndOffGrid };
+enum class Interruption { CrashMidWindow, DataSourceThrows, EvaluatorThrows, EndOffGrid };
 
 }  // namespace
 
 TEMPLATE_TEST_CASE("a resumed run of every method equals the uninterrupted run bit for bit", "[train][resume]", ExactRM,
                    UniformRM, GuidedBasic, GuidedAdvanced, PcdGibbs, PcdGwg, PenalizedPcdFloat, PenalizedRM) {
   using S = typename TestType::Scalar;
-  const auto interruption =
-      GENERATE(Interruption::CrashMidWindow, Interruption::DataSourceThrows, Interruption::EndOffGrid);
-  const std::string name = std::string(TestType::name) + (interruption == Interruption::CrashMidWindow     ? "_crash"
-                                                          : interruption == Interruption::DataSourceThrows ? "_throw"
-                                                                                                            : "_extend");
+  const auto interruption = GENERATE(Interruption::CrashMidWindow, Interruption::DataSourceThrows,
+                                     Interruption::EvaluatorThrows, Interruption::EndOffGrid);
+  const std::string name = std::string(TestType::name) + "_" + std::to_string(static_cast<int>(interruption));
   auto evaluate = [](const IsingModel<S>& model) {
     return [&model](Index) { return std::vector<double>{static_cast<double>(model.params().norm())}; };
   };
@@ -170,31 +168,47 @@ TEMPLATE_TEST_CASE("a resumed run of every method equals the uninterrupted run b
   REQUIRE_FALSE(result_a.failed);
 
   // Interrupted: the process dies while drawing the batch of iteration 21 (last checkpoint 18,
-  // log rows up to 20 already written), or that draw throws (the trainer checkpoints iteration
-  // 20 before the exception leaves it), or the run ends at iteration 22 (a forced last row and
-  // checkpoint off the log grid).
+  // log rows up to 20 already written); or the draw of iteration 23 throws after using the engine
+  // (the trainer checkpoints iteration 22, its window open, and the engine before the draw); or
+  // the evaluation of iteration 16 throws (checkpoint 16, its row owed to the resumed run); or the
+  // run ends at iteration 22 (a forced last row and checkpoint off the log grid).
   const auto dir_b = fresh_dir(name + "_resumed");
   {
     const auto estimator = TestType::make();
     auto model = make_model<S>(1);
     Adam<S> adam(model.num_params(), {.lr = 0.05});
     std::mt19937_64 rng(99);
-    if (interruption != Interruption::EndOffGrid) {
+    if (interruption == Interruption::CrashMidWindow) {
       Trainer first(model, estimator, adam, options(dir_b, total_iterations));
       first.set_evaluator({"norm"}, evaluate(model));
       const auto checkpoint = first.checkpoint_path(), kept = checkpoint + ".kept";
-      const bool crash = interruption == Interruption::CrashMidWindow;
       Index calls = 0;
-      auto interrupted = [&](Matrix<S>& batch, std::mt19937_64& r) {
+      auto crashing = [&](Matrix<S>& batch, std::mt19937_64& r) {
         // A killed process cannot write a checkpoint: the crash keeps the one on disk before
         // the 19th draw (iteration 18's) and puts it back after the throw.
-        if (++calls == 19 && crash)
+        if (++calls == 19)
           std::filesystem::copy_file(checkpoint, kept, std::filesystem::copy_options::overwrite_existing);
         if (calls == 21) throw Crash();
         next_batch<S>(batch, r);
       };
-      REQUIRE_THROWS_AS(first.run(interrupted, rng), Crash);
-      if (crash) std::filesystem::rename(kept, checkpoint);
+      REQUIRE_THROWS_AS(first.run(crashing, rng), Crash);
+      std::filesystem::rename(kept, checkpoint);
+    } else if (interruption == Interruption::DataSourceThrows) {
+      Trainer first(model, estimator, adam, options(dir_b, total_iterations));
+      first.set_evaluator({"norm"}, evaluate(model));
+      Index calls = 0;
+      auto throwing = [&](Matrix<S>& batch, std::mt19937_64& r) {
+        next_batch<S>(batch, r);
+        if (++calls == 23) throw Crash();
+      };
+      REQUIRE_THROWS_AS(first.run(throwing, rng), Crash);
+    } else if (interruption == Interruption::EvaluatorThrows) {
+      Trainer first(model, estimator, adam, options(dir_b, total_iterations));
+      first.set_evaluator({"norm"}, [&](Index it) {
+        if (it == 16) throw Crash();
+        return evaluate(model)(it);
+      });
+      REQUIRE_THROWS_AS(first.run(next_batch<S>, rng), Crash);
     } else {
       Trainer first(model, estimator, adam, options(dir_b, 22));
       first.set_evaluator({"norm"}, evaluate(model));
@@ -209,9 +223,9 @@ TEMPLATE_TEST_CASE("a resumed run of every method equals the uninterrupted run b
   resumed.set_evaluator({"norm"}, evaluate(model_b));
   std::mt19937_64 rng_b(12345);
   resumed.resume(resumed.checkpoint_path(), rng_b);
-  CHECK(resumed.start_iteration() == (interruption == Interruption::CrashMidWindow     ? 18
-                                      : interruption == Interruption::DataSourceThrows ? 20
-                                                                                        : 22));
+  CHECK(resumed.start_iteration() == (interruption == Interruption::CrashMidWindow    ? 18
+                                      : interruption == Interruption::EvaluatorThrows ? 16
+                                                                                       : 22));
   const auto result_b = resumed.run(next_batch<S>, rng_b);
   REQUIRE(result_b.iterations == total_iterations);
 

@@ -39,7 +39,10 @@ class CsvLog {
         if (line.empty()) continue;
         std::istringstream cell(line.substr(0, line.find(',')));
         long long iteration = 0;
-        if (cell >> iteration && iteration <= *resume_after) kept += line + "\n";
+        if (cell >> iteration && iteration <= *resume_after) {
+          kept += line + "\n";
+          last_iteration_ = iteration;
+        }
       }
     }
     const std::string tmp = path + ".tmp";
@@ -67,7 +70,11 @@ class CsvLog {
       if (values[k] == values[k]) out_ << std::setprecision(10) << values[k];
     }
     out_ << '\n' << std::flush;
+    last_iteration_ = static_cast<long long>(values[0]);
   }
+
+  /// @brief The iteration of the last row in the file (kept on opening or written since), if any.
+  std::optional<long long> last_iteration() const { return last_iteration_; }
 
   const std::vector<std::string>& columns() const { return columns_; }
   const std::string& path() const { return path_; }
@@ -81,6 +88,7 @@ class CsvLog {
   std::string path_;
   std::vector<std::string> columns_;
   std::ofstream out_;
+  std::optional<long long> last_iteration_;
 };
 
 }  // namespace ratiomatch

@@ -4,8 +4,8 @@
 /// bar, a CSV log, periodic checkpoints and bit-identical resumption.
 
 #include <chrono>
-#include <exception>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -81,9 +81,11 @@ struct TrainResult {
 /// checkpoint is kept. So does a `NumericalError` from the evaluator, after logging the row
 /// (evaluation columns NaN) and checkpointing the evaluated iteration; a run resumed from that
 /// checkpoint keeps the row and does not repeat the evaluation. Any other exception of the
-/// evaluator (a bug in it, a full disk) is logged and checkpointed the same way, then rethrown;
-/// an exception of the data source is rethrown after a checkpoint of the last finished iteration
-/// (with the engine as it was before the failed draw): the training they interrupt is not lost.
+/// evaluator (a bug in it, an interrupt) propagates after a checkpoint of the evaluated iteration
+/// whose row is left unwritten: the next `run`, after `resume` or on the same trainer, writes that
+/// row first, evaluating again. An exception of the data source propagates after a checkpoint of
+/// the last finished iteration, with the engine as it was before the failed draw. Either way the
+/// training it interrupts is not lost, and the resumed run still equals an uninterrupted one.
 ///
 /// Log rows are written every `log_every` iterations (the means over the window since the
 /// previous row) and at the last iteration of a run; a row at the last iteration that is not
@@ -198,6 +200,7 @@ class Trainer {
     start_iteration_ = static_cast<Index>(snapshot.iteration);
     wall_before_ = snapshot.wall_seconds;
     resumed_ = true;
+    row_owed_ = false;  // the log tells
   }
 
   /// @brief The iteration the next `run` starts after (non-zero after `resume`).
@@ -206,12 +209,13 @@ class Trainer {
   /// @brief Runs from the current iteration to `options.iterations`.
   /// @param next_batch `next_batch(batch, rng)` fills the batch (resizing it) from `rng` only
   /// @param rng the training engine (data and estimator), saved in every checkpoint
-  /// @throws whatever `next_batch`, the evaluator or file output throw (when `next_batch`
-  ///   throws, the iterations since the last checkpoint are checkpointed first); a numerical failure of
-  ///   a step or of the evaluator (`NumericalError`, e.g. an AIS estimate that is not finite) is
-  ///   not thrown but reported in the result. A failed evaluation, numerical or not, leaves its
-  ///   log row (evaluation columns NaN) and a checkpoint of the iteration it evaluated, whose step
-  ///   had succeeded, before the run stops or the exception propagates.
+  /// @throws whatever `next_batch`, the evaluator, the estimator or file output throw. When the
+  ///   data source or the evaluator throws, the finished iterations are checkpointed first (with
+  ///   an output folder) and the trainer is left ready to `run` on from them; after any other
+  ///   exception, `resume` from the last checkpoint. A numerical failure of a step or of the
+  ///   evaluator (`NumericalError`, e.g. an AIS estimate that is not finite) is not thrown but
+  ///   reported in the result; a failed evaluation then leaves its log row (evaluation columns
+  ///   NaN) and a checkpoint of the iteration it evaluated, whose step had succeeded.
   template <class DataSource>
   TrainResult run(DataSource&& next_batch, std::mt19937_64& rng) {
     using Clock = std::chrono::steady_clock;
@@ -225,16 +229,40 @@ class Trainer {
     double eval_seconds = 0;
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - begin).count() - eval_seconds; };
     auto wall = [&] { return wall_before_ + elapsed(); };
+    // Leaves the trainer at `finished` (model, engine and window are there) and the caller with
+    // the exception: a checkpoint first, unless nothing new was trained or it is already on disk.
+    auto stop_for_exception = [&](Index finished, const std::mt19937_64& engine, std::exception_ptr error) {
+      if (!options_.out_dir.empty() && finished > start_iteration_ && finished != last_checkpoint)
+        save_before_rethrow(finished, wall(), engine);
+      if (options_.progress) progress.finish();
+      wall_before_ = wall();
+      start_iteration_ = finished;
+      resumed_ = finished > 0;  // a next run keeps the log written so far
+      std::rethrow_exception(error);
+    };
 
-    for (Index it = start_iteration_ + 1; it <= options_.iterations; ++it) {
+    // The row that a throwing evaluator left unwritten at the iteration this run starts after.
+    const bool starts_at_a_row = start_iteration_ > 0 && (start_iteration_ % options_.log_every == 0 ||
+                                                          start_iteration_ == options_.iterations);
+    const bool row_owed = log ? log->last_iteration().value_or(0) < start_iteration_ : row_owed_;
+    if (evaluator_ && starts_at_a_row && row_owed) {
+      const Index it = start_iteration_;
+      result.final_loss = window_.mean_loss();
+      const EvalFailure owed = write_row(log.get(), it, it == options_.iterations, wall(), eval_seconds);
+      if (owed.other) stop_for_exception(it, rng, owed.other);  // still owed; the checkpoint stands
+      if (it % options_.log_every == 0) window_.clear();
+      row_owed_ = false;
+      if (!options_.out_dir.empty()) save(it, wall(), rng);  // the checkpoint now holds the closed window
+      if (!owed.numerical.empty()) fail(result, it, "the evaluation failed: " + owed.numerical, it);
+    }
+
+    for (Index it = start_iteration_ + 1; it <= options_.iterations && !result.failed; ++it) {
       const std::mt19937_64 engine_before = rng;  // a data source that throws may have drawn from it
       try {
         next_batch(batch_, rng);
-      } catch (...) {  // keep the iterations done since the last checkpoint, then report
-        if (it - 1 > start_iteration_ && it - 1 != last_checkpoint && !options_.out_dir.empty())
-          save(it - 1, wall(), engine_before);
-        if (options_.progress) progress.finish();
-        throw;
+      } catch (...) {
+        rng = engine_before;  // as the checkpoint has it, for a next run on this trainer
+        stop_for_exception(it - 1, engine_before, std::current_exception());
       }
       const StepOutcome outcome = step(rng);
       if (!outcome.failure.empty()) {
@@ -249,15 +277,15 @@ class Trainer {
       if (it % options_.log_every == 0 || last) {
         result.final_loss = window_.mean_loss();
         eval_failure = write_row(log.get(), it, last, wall(), eval_seconds);
+        if (eval_failure.other) {  // no row was written: the window stays open for the owed row
+          row_owed_ = true;
+          stop_for_exception(it, rng, eval_failure.other);
+        }
         if (it % options_.log_every == 0) window_.clear();  // a forced last row leaves the window open
       }
       if (checkpoint_due(it, last || eval_failure.any())) {  // a failed evaluation ends the run
         save(it, wall(), rng);
         last_checkpoint = it;
-      }
-      if (eval_failure.other) {
-        if (options_.progress) progress.finish();
-        std::rethrow_exception(eval_failure.other);
       }
       if (!eval_failure.numerical.empty()) {
         fail(result, it, "the evaluation failed: " + eval_failure.numerical, last_checkpoint);
@@ -276,6 +304,7 @@ class Trainer {
     result.iterations_per_second = seconds > 0 ? static_cast<double>(result.iterations - start_iteration_) / seconds : 0;
     start_iteration_ = result.iterations;
     wall_before_ = result.wall_seconds;
+    if (!result.failed) resumed_ = resumed_ || result.iterations > 0;  // a next run (more time) keeps the log
     return result;
   }
 
@@ -322,8 +351,8 @@ class Trainer {
     return std::make_unique<CsvLog>(log_path, columns, continues && off_grid ? start_iteration_ - 1 : start_iteration_);
   }
 
-  // What a throwing evaluator left: a numerical failure ends the run with a message; any other
-  // exception is rethrown once the evaluated iteration is logged and checkpointed.
+  // What a throwing evaluator left: a numerical failure ends the run with a message and a row of
+  // NaN; any other exception is rethrown with the row unwritten, to be written by the next run.
   struct EvalFailure {
     std::string numerical;     // what() of a NumericalError
     std::exception_ptr other;  // anything else
@@ -331,7 +360,7 @@ class Trainer {
   };
 
   // One log row: the window's means, and the evaluator's columns when an evaluation is due
-  // (NaN if it threw, which is returned).
+  // (NaN if it failed numerically; no row at all if it threw anything else). Returns the failure.
   EvalFailure write_row(CsvLog* log, Index it, bool last, double wall_seconds, double& eval_seconds) {
     const bool evaluate = evaluator_ && ((options_.eval_every > 0 && it % options_.eval_every == 0) || last);
     std::vector<double> row{static_cast<double>(it), window_.mean_loss(), window_.mean_grad_norm(), wall_seconds};
@@ -347,6 +376,7 @@ class Trainer {
         failure.other = std::current_exception();
       }
       eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_begin).count();
+      if (failure.other) return failure;
     }
     if (!evaluate || failure.any())  // a row has every column; CsvLog refuses a wrong count
       row.resize(4 + eval_columns_.size(), std::numeric_limits<double>::quiet_NaN());
@@ -368,6 +398,17 @@ class Trainer {
                         std::to_string(last_checkpoint) + ")";
     else
       result.message += "; no checkpoint was written";
+  }
+
+  // A checkpoint on the way out of an exception: if writing it fails too, that is reported on
+  // stderr, so that the caller still gets the first exception rather than the write's.
+  void save_before_rethrow(Index iteration, double wall_seconds, const std::mt19937_64& rng) const {
+    try {
+      save(iteration, wall_seconds, rng);
+    } catch (const std::exception& e) {
+      std::cerr << "ratiomatch::Trainer::run: could not checkpoint iteration " << iteration
+                << " before passing on an exception: " << e.what() << '\n';
+    }
   }
 
   void save(Index iteration, double wall_seconds, const std::mt19937_64& rng) const {
@@ -400,6 +441,7 @@ class Trainer {
   Index start_iteration_ = 0;
   double wall_before_ = 0;
   bool resumed_ = false;
+  bool row_owed_ = false;  // the evaluator threw at start_iteration_ (read from the log when there is one)
 };
 
 }  // namespace ratiomatch
