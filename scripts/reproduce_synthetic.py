@@ -10,6 +10,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -192,6 +193,9 @@ def main():
                              "evaluation, 3 seeds of exact RM and gg-advanced on 2spirals and checkerboard, "
                              "finished runs copied to docs/results/synthetic/full")
     parser.add_argument("--runs-only", action="store_true", help="train (resumably) and stop; no page")
+    parser.add_argument("--only", default="",
+                        help="train only the runs whose name (e.g. moons_gg-basic_squared_seed2) matches this "
+                             "regular expression, e.g. to share a grid between processes")
     parser.add_argument("--page-only", action="store_true",
                         help="with --full: write docs/results/synthetic_full.md from the finished runs, train nothing")
     args = parser.parse_args()
@@ -215,6 +219,9 @@ def main():
         jobs += [(d, "gg-advanced", o) for o in ("hyvarinen", "sqrt") for d in DATASETS]
     seeded = [(d, e, "squared", seed) for seed in (2, 3) for d in ("2spirals", "checkerboard")
               for e in ("gg-advanced", "rm")] if args.full else []
+    if args.only:
+        jobs = [j for j in jobs if re.search(args.only, run_name(*j, args.seed))]
+        seeded = [j for j in seeded if re.search(args.only, run_name(*j))]
     extra = ["--eval-every", str(args.eval_every), "--eval-repeats", str(args.eval_repeats)]
     results = {}
     print(f"{len(jobs) + len(seeded)} runs of {args.iters} iterations, {args.jobs} at a time", flush=True)

@@ -90,7 +90,7 @@ SETTINGS["ising10"] = dict(program="train_ising", keep=[], runs=ising_runs(
 # and at a tenth of it: Adam moves each of the 195,000 couplings by about lr per update whatever its
 # gradient, which at sigma 0.1 (all-zero RMSE 0.008) outruns the signal within 100 updates.
 SETTINGS["ising25"] = dict(program="train_ising", keep=[], runs=ising_runs(
-    25, ["0.1", "0.25"], ["0.001", "0.003", "0.01", "0.03"], ["0.001", "0.0001"],
+    25, ["0.1", "0.25"], ["0.001", "0.003", "0.01", "0.03", "0.1"], ["0.001", "0.0001"],
     [(f"{m}_hyvarinen", ["--method", m, "--objective", "hyvarinen"])
      for m in ["rm", "uniform", "gg-basic", "gg-advanced"]] + PCD_METHODS, 120))
 

@@ -3,6 +3,8 @@ import importlib.util
 import json
 import os
 import stat
+import subprocess
+import sys
 
 SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
 
@@ -25,8 +27,9 @@ while [ $# -gt 0 ]; do
   case "$1" in --out) out="$2"; shift;; --iters) iters="$2"; shift;; esac; shift
 done
 mkdir -p "$out"
-echo '{{"iterations": '"$iters"'}}' > "$out/summary.json"
-echo "iteration" > "$out/log.csv"
+echo '{{"iterations": '"$iters"', "mmd_paper": {{"hamming": 0.01}}, "mmd_consistent": {{"hamming": 0.01}}}}' \
+  > "$out/summary.json"
+printf 'iteration,mmd_paper,mmd_consistent\n%s,0.01,0.01\n' "$iters" > "$out/log.csv"
 """)
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script), calls
@@ -128,3 +131,21 @@ def test_the_full_budget_page_says_where_we_are_worse_than_the_paper(tmp_path):
     assert "1 of 21 published cells finished" in page
     assert "**worse than the paper**: 2spirals gg-advanced" in page
     assert "| 2spirals, gg-advanced | 0.0288 | 0.0388 | 0.0338 | 0.0338 ± 0.0050 | 0.00876 | no, we are worse |" in page
+
+
+def test_only_trains_the_runs_whose_name_matches(tmp_path):
+    binary, calls = fake_trainer(tmp_path)
+    examples = tmp_path / "build" / "examples"
+    examples.mkdir(parents=True)
+    os.symlink(binary, examples / "train_synthetic")
+    script = os.path.join(SCRIPTS, "reproduce_synthetic.py")
+    done = subprocess.run([sys.executable, script, "--full", "--runs-only", "--jobs", "1", "--build",
+                           str(tmp_path / "build"), "--out", str(tmp_path / "out"), "--results",
+                           str(tmp_path / "results"), "--docs", str(tmp_path), "--only",
+                           "^(moons_gg-basic_squared|checkerboard_rm_squared_seed3)$"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = sorted(calls.read_text().splitlines())
+    assert len(lines) == 2
+    assert "--data checkerboard --estimator rm" in lines[0] and "--seed 3" in lines[0]
+    assert "--data moons --estimator gg-basic" in lines[1]
