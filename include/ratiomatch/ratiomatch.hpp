@@ -7,6 +7,7 @@
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/concepts.hpp"
 #include "ratiomatch/core/continuous_concepts.hpp"
+#include "ratiomatch/core/denormals.hpp"
 #include "ratiomatch/core/errors.hpp"
 #include "ratiomatch/core/estimator_state.hpp"
 #include "ratiomatch/core/finite_difference.hpp"

@@ -448,25 +448,28 @@ void bind_estimators(py::module_& m) {
   // The trainer: a type-erased Trainer<M, E, Adam<S>> for the pair it is given.
   py::class_<TrainerBase>(m, "Trainer",
                           "Trainer(model, estimator, optimizer, iterations, clip_norm=1.0, log_every=100, eval_every=0, "
-                          "checkpoint_every=1000, out_dir='', tag='', progress=False, max_seconds=0.0)\n\n"
+                          "checkpoint_every=1000, out_dir='', tag='', progress=False, max_seconds=0.0, flush_denormals=True)\n\n"
                           "Trains model in place: each iteration next_batch(engine) -> X, the estimator's gradient, "
-                          "clipping, optimizer.step. With out_dir: log.csv and checkpoint.bin (resumable bit for bit).")
+                          "clipping, optimizer.step. With out_dir: log.csv and checkpoint.bin (resumable bit for bit). "
+                          "flush_denormals: run with subnormal numbers flushed to zero (they can slow a long run "
+                          "tenfold); False keeps gradual underflow.")
       .def(py::init([](py::object model, py::object estimator, py::object optimizer, Index iterations, double clip_norm,
                        Index log_every, Index eval_every, Index checkpoint_every, const std::string& out_dir,
-                       const std::string& tag, bool progress, double max_seconds) {
+                       const std::string& tag, bool progress, double max_seconds, bool flush_denormals) {
              const auto found = trainer_factories().find(key_of(estimator, model));
              if (found == trainer_factories().end())
                no_pairing(estimator, model, "binary-data estimators need a binary model, score matching a "
                                             "GaussianBernoulliRBM of the estimator's dtype");
              TrainerOptions options{.iterations = iterations, .clip_norm = clip_norm, .log_every = log_every,
                                     .eval_every = eval_every, .checkpoint_every = checkpoint_every, .out_dir = out_dir,
-                                    .tag = tag, .progress = progress, .max_seconds = max_seconds};
+                                    .tag = tag, .progress = progress, .max_seconds = max_seconds,
+                                    .flush_denormals = flush_denormals};
              return found->second(model, estimator, optimizer, options);
            }),
            py::arg("model"), py::arg("estimator"), py::arg("optimizer"), py::arg("iterations"),
            py::arg("clip_norm") = 1.0, py::arg("log_every") = 100, py::arg("eval_every") = 0,
            py::arg("checkpoint_every") = 1000, py::arg("out_dir") = "", py::arg("tag") = "", py::arg("progress") = false,
-           py::arg("max_seconds") = 0.0)
+           py::arg("max_seconds") = 0.0, py::arg("flush_denormals") = true)
       .def("run", &TrainerBase::run, py::arg("next_batch"), py::arg("engine"),
            "Runs to `iterations`; next_batch(engine) returns a batch (n, dim) of the model's dtype, drawn from engine "
            "only (so a resumed run repeats it). An exception raised by next_batch or the evaluator ends run() with that "

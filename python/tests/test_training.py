@@ -196,6 +196,22 @@ def test_an_evaluator_or_data_source_that_raises_loses_no_training(tmp_path):
     assert rows(tmp_path / "source") == rows(tmp_path / "straight")
 
 
+def test_flush_denormals_is_a_trainer_option():
+    """The run's thread flushes subnormal numbers to zero (numpy in the evaluator sees it) unless told not to."""
+    data = (np.random.default_rng(0).random((32, 5)) < 0.3).astype(np.float64)
+    small = np.array([1e-20], dtype=np.float32)
+    for flush in (True, False):
+        model = rm.IsingModel(5)
+        trainer = rm.Trainer(model, rm.RatioMatching("hyvarinen"), rm.Adam(model, lr=0.01), iterations=10,
+                             log_every=5, eval_every=5, flush_denormals=flush)
+        products = []
+        trainer.set_evaluator(["product"], lambda iteration: products.append(float((small * small)[0])) or [0.0])
+        assert trainer.run(lambda e: data, rm.Engine(1))["iterations"] == 10
+        assert len(products) == 2
+        assert all((p == 0.0) == flush for p in products)
+    assert float((small * small)[0]) != 0.0  # restored after the run
+
+
 if __name__ == "__main__":  # the Python side of the comparison, in a process of its own
     result, trained = synthetic_run_in_python(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
     assert result["iterations"] == int(sys.argv[2]) and not result["failed"]

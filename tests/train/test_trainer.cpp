@@ -337,3 +337,34 @@ TEST_CASE("a second run of a finished trainer keeps the log", "[train][resume]")
   CHECK(lines[1].rfind("1,", 0) == 0);
   CHECK(lines[2].rfind("2,", 0) == 0);
 }
+
+TEST_CASE("a run flushes subnormal numbers to zero in its steps and evaluations unless told not to",
+          "[train][denormals]") {
+  if (!DenormalFlush::supported()) {
+    WARN("no flush-to-zero switch on this processor");
+    return;
+  }
+  auto flushes = [] {
+    volatile float small = 1e-20f, tiny = 1e-20f;
+    return small * tiny == 0.0f;
+  };
+  REQUIRE_FALSE(flushes());
+  for (const bool flush : {true, false}) {
+    auto model = make_model(2);
+    Adam<double> adam(model.num_params(), {.lr = 1e-2});
+    const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+    auto opts = options("", 10);
+    opts.flush_denormals = flush;
+    Trainer trainer(model, estimator, adam, opts);
+    int flushed = 0, evaluations = 0;
+    trainer.set_evaluator({"norm", "seen"}, [&](Index it) {
+      flushed += flushes();
+      ++evaluations;
+      return evaluate(model, it);
+    });
+    std::mt19937_64 rng(1);
+    REQUIRE(trainer.run(next_batch, rng).iterations == 10);
+    CHECK(flushed == (flush ? evaluations : 0));
+    CHECK_FALSE(flushes());  // the caller's state is restored
+  }
+}
