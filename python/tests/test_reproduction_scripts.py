@@ -133,6 +133,23 @@ def test_the_full_budget_page_says_where_we_are_worse_than_the_paper(tmp_path):
     assert "| 2spirals, gg-advanced | 0.0288 | 0.0388 | 0.0338 | 0.0338 ± 0.0050 | 0.00876 | no, we are worse |" in page
 
 
+def test_the_full_budget_page_shows_the_grid_kl_where_the_best_mmd_was_a_worse_fit(tmp_path):
+    reproduce = load_script("reproduce_synthetic")
+    rows = {"checkerboard": [(5000, 0.001, 0.70), (10000, 0.02, 0.08)],  # the lowest MMD before the shape is learned
+            "moons": [(5000, 0.05, 0.60), (10000, 0.02, 0.40)]}
+    for data, log in rows.items():
+        name = reproduce.run_name(data, "gg-advanced", "squared", 1)
+        (tmp_path / f"{name}.json").write_text(json.dumps({"mmd_paper": {"hamming": log[-1][1]},
+                                                           "mmd_consistent": {"hamming": log[-1][1]}}))
+        (tmp_path / f"{name}_log.csv").write_text(
+            "iteration,mmd_paper,grid_kl_paper\n" + "".join(f"{i},{m},{k}\n" for i, m, k in log))
+    reproduce.full_budget_page(str(tmp_path), str(tmp_path / "page.md"))
+    page = (tmp_path / "page.md").read_text()
+    assert "| gg-advanced | not yet | not yet | not yet | 0.400 / 0.400 | not yet | not yet | 0.080 / 0.700 |" in page
+    assert "checkerboard gg-advanced (grid KL 0.700 at the best MMD, 0.080 at the end)" in page
+    assert "moons gg-advanced (" not in page
+
+
 def test_only_trains_the_runs_whose_name_matches(tmp_path):
     binary, calls = fake_trainer(tmp_path)
     examples = tmp_path / "build" / "examples"
