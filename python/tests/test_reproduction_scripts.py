@@ -143,8 +143,15 @@ def test_the_full_budget_page_shows_the_grid_kl_where_the_best_mmd_was_a_worse_f
                                                            "mmd_consistent": {"hamming": log[-1][1]}}))
         (tmp_path / f"{name}_log.csv").write_text(
             "iteration,mmd_paper,grid_kl_paper\n" + "".join(f"{i},{m},{k}\n" for i, m, k in log))
+    floor = {"mean": 0.0, "sd": 0.001}
+    baselines = {d: {"uniform_box": {"mean": 0.5, "sd": 0.01}, "uniform_bits": {"mean": 0.9, "sd": 0.03}, "data": floor}
+                 for d in reproduce.DATASETS}
+    baselines["checkerboard"]["uniform_box"] = {"mean": 0.0014, "sd": 0.0029}
+    (tmp_path / "mmd_baselines.json").write_text(json.dumps({"samples": 4000, "repeats": 10, "datasets": baselines}))
     reproduce.full_budget_page(str(tmp_path), str(tmp_path / "page.md"))
     page = (tmp_path / "page.md").read_text()
+    assert "| uniform on the bounding box | 0.5000 ± 0.0100 |" in page
+    assert "so no evidence of the learned shape: checkerboard." in page
     assert "| gg-advanced | not yet | not yet | not yet | 0.400 / 0.400 | not yet | not yet | 0.080 / 0.700 |" in page
     assert "checkerboard gg-advanced (grid KL 0.700 at the best MMD, 0.080 at the end)" in page
     assert "moons gg-advanced (" not in page
