@@ -2,7 +2,8 @@
 
 Binary data: ratio matching (RatioMatching, UniformSampledRM, GradientGuidedRM, TaylorRatioMatching)
 with the per-flip objective 'squared' (the RMwGGIS paper's; learns p^(1/4)), 'hyvarinen' or 'sqrt'
-(consistent); contrastive divergence and PCD as baselines. Continuous data: ScoreMatching,
+(consistent); contrastive divergence and PCD as baselines; Penalized(estimator, IsingCouplingL1(lam))
+adds an L1 penalty on an Ising model's couplings. Optimizers: Adam, Sgd. Continuous data: ScoreMatching,
 DenoisingScoreMatching, SlicedScoreMatching, BiSM (Gaussian-Bernoulli RBM).
 
 Arrays are numpy arrays: a batch X has shape (n, dim) and the model's dtype (float32 or float64,
@@ -49,7 +50,9 @@ from ._core import (  # noqa: F401  (the public API)
     GradientGuidedRM,
     GrayCodeEncoder,
     IdxError,
+    IsingCouplingL1,
     NumericalError,
+    Penalized,
     PersistentContrastiveDivergence,
     RatioMatching,
     ScoreMatching,
@@ -122,17 +125,29 @@ def _periodic_lattice(side, sigma, dtype=np.float64):
 IsingModel.periodic_lattice = staticmethod(_periodic_lattice)
 
 
+def _size_and_dtype(model_or_num_params, dtype):
+    """An optimizer's parameter count and dtype, from a model or a count (dtype default float64)."""
+    if isinstance(model_or_num_params, (int, np.integer)):
+        return int(model_or_num_params), np.float64 if dtype is None else dtype
+    return model_or_num_params.num_params, model_or_num_params.dtype if dtype is None else dtype
+
+
 def Adam(model_or_num_params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, dtype=None):
     """Adam (Kingma & Ba 2015) with PyTorch's semantics; weight_decay adds weight_decay * theta to the
     gradient (L2, not AdamW). Give a model (its size and dtype are used) or a parameter count and a
     dtype (default float64). step(params, grad) updates params in place, e.g. adam.step(model.params, g)."""
-    if isinstance(model_or_num_params, (int, np.integer)):
-        num_params, dt = int(model_or_num_params), np.float64 if dtype is None else dtype
-    else:
-        num_params = model_or_num_params.num_params
-        dt = model_or_num_params.dtype if dtype is None else dtype
+    num_params, dt = _size_and_dtype(model_or_num_params, dtype)
     adam_class = getattr(_core, f"Adam_{_dtype_suffix(dt)}")
     return adam_class(num_params, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+
+
+def Sgd(model_or_num_params, lr=1e-2, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, dtype=None):
+    """Stochastic gradient descent with the update of torch.optim.SGD (momentum, dampening, Nesterov,
+    L2 weight_decay added to the gradient). Give a model (its size and dtype are used) or a parameter
+    count and a dtype (default float64). step(params, grad) updates params in place."""
+    num_params, dt = _size_and_dtype(model_or_num_params, dtype)
+    return getattr(_core, f"Sgd_{_dtype_suffix(dt)}")(num_params, lr=lr, momentum=momentum, dampening=dampening,
+                                                      weight_decay=weight_decay, nesterov=nesterov)
 
 
 from .torch_interop import from_torch, to_torch  # noqa: E402  (needs the classes above)

@@ -1,7 +1,109 @@
-// IsingModel<float>, IsingModel<double>.
+// IsingModel<float>, IsingModel<double>, and the L1 penalty on their couplings (IsingCouplingL1,
+// Penalized).
 #include "model_support.hpp"
 
 namespace rmpy {
+
+/// An estimator object plus the L1 penalty on an Ising model's couplings (C++ `Penalized`).
+struct PenalizedPy {
+  py::object estimator;  // the inner estimator object, kept alive
+  IsingCouplingL1 penalty;
+};
+
+/// The calls, eraser and trainer of `Penalized` on `IsingModel<S>`: the inner estimator's erased
+/// form inside the C++ `Penalized`, under the inner estimator's lock.
+template <class S>
+void register_penalized() {
+  using M = IsingModel<S>;
+  estimator_calls()[key_of<PenalizedPy, M>()] = [](py::handle est, py::handle model_handle, py::handle X,
+                                                   Engine& engine, bool with_gradient) -> py::object {
+    const PenalizedPy& wrapper = est.cast<const PenalizedPy&>();
+    const M& model = model_handle.cast<const M&>();
+    ErasedFor<M> inner = erase_estimator<M>(wrapper.estimator, model_handle);
+    MatrixArg<S> arg(X, "X", model.dim());
+    const Matrix<S>& batch = arg.matrix();
+    Vector<S> grad;
+    S loss = 0;
+    bool has_loss = true;
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::recursive_mutex> hold(*inner.lock);
+      std::visit(
+          [&](const auto& e) {
+            const Penalized<std::decay_t<decltype(e)>, IsingCouplingL1> penalized(e, wrapper.penalty);
+            if (with_gradient)
+              loss = penalized.loss_and_gradient(model, batch, engine.rng, grad);
+            else if (e.value)
+              loss = penalized.loss(model, batch, engine.rng);
+            else
+              has_loss = false;
+          },
+          inner.estimator);
+    }
+    if (!has_loss) throw py::type_error(public_name(wrapper.estimator) + " has no loss alone: call loss_and_gradient");
+    if (!with_gradient) return py::float_(static_cast<double>(loss));
+    return py::make_tuple(static_cast<double>(loss), to_numpy(std::move(grad)));
+  };
+  erasers<M>()[reinterpret_cast<PyTypeObject*>(py::type::of<PenalizedPy>().ptr())] = [](py::handle est,
+                                                                                      py::handle model) {
+    const PenalizedPy& wrapper = est.cast<const PenalizedPy&>();
+    ErasedFor<M> inner = erase_estimator<M>(wrapper.estimator, model);
+    AnyErasedEstimator<M> erased = std::visit(
+        [&](auto& e) -> AnyErasedEstimator<M> {
+          using E = std::decay_t<decltype(e)>;
+          auto penalized = std::make_shared<const Penalized<E, IsingCouplingL1>>(std::move(e), wrapper.penalty);
+          if constexpr (StatefulEstimator<E>)
+            return ErasedStatefulEstimator<M>::of(penalized);
+          else
+            return ErasedEstimator<M>::of(penalized);
+        },
+        inner.estimator);
+    return ErasedFor<M>{std::move(erased), inner.lock};
+  };
+  register_trainer<PenalizedPy, M>();
+}
+
+void check_lambda(double lambda) {
+  if (!(lambda >= 0) || !std::isfinite(lambda))
+    throw py::value_error("lam (" + std::to_string(lambda) + ") must be finite and non-negative");
+}
+
+void bind_penalty(py::module_& m) {
+  py::class_<IsingCouplingL1>(m, "IsingCouplingL1",
+                              "IsingCouplingL1(lam): the L1 penalty R(J) = lam * sum_{i != j} |J_ij| on an IsingModel's "
+                              "couplings (both triangles, each its own parameter; not the diagonal, not the bias). Its "
+                              "subgradient lam * sign(J_ij) (0 at J_ij = 0) goes to the entries i * d + j of the "
+                              "gradient. Use it through Penalized(estimator, IsingCouplingL1(lam)).")
+      .def(py::init([](double lambda) {
+             check_lambda(lambda);
+             return IsingCouplingL1{lambda};
+           }),
+           py::arg("lam"))
+      .def_property_readonly("lam", [](const IsingCouplingL1& p) { return p.lambda; }, "The weight lam (>= 0).")
+      .def(
+          "value", [](const IsingCouplingL1& p, const IsingModel<float>& model) { return p.value(model); },
+          py::arg("model"), "R(J) of the model's couplings, in nats.")
+      .def(
+          "value", [](const IsingCouplingL1& p, const IsingModel<double>& model) { return p.value(model); },
+          py::arg("model"));
+  py::class_<PenalizedPy> penalized(m, "Penalized",
+                                    "Penalized(estimator, penalty): the estimator's loss plus the penalty R(theta), and its "
+                                    "gradient plus R's (sub)gradient. penalty is an IsingCouplingL1 (the model must "
+                                    "then be an IsingModel). Shares the estimator object (and its lock, and PCD's "
+                                    "chains).");
+  penalized
+      .def(py::init([](py::object estimator, const IsingCouplingL1& penalty) {
+             const auto type = reinterpret_cast<PyTypeObject*>(py::type::handle_of(estimator).ptr());
+             if (!erasers<IsingModel<double>>().count(type) && !erasers<IsingModel<float>>().count(type))
+               throw py::type_error("estimator: expected a binary-data estimator object (e.g. RatioMatching()), got " +
+                                    public_name(estimator));
+             return PenalizedPy{std::move(estimator), penalty};
+           }),
+           py::arg("estimator"), py::arg("penalty"))
+      .def_property_readonly("estimator", [](const PenalizedPy& p) { return p.estimator; })
+      .def_property_readonly("penalty", [](const PenalizedPy& p) { return p.penalty; });
+  add_estimator_methods(penalized);
+}
 
 template <class S>
 void bind_ising_as(py::module_& m) {
@@ -36,6 +138,9 @@ void bind_ising_as(py::module_& m) {
 void bind_ising(py::module_& m) {
   bind_ising_as<float>(m);
   bind_ising_as<double>(m);
+  bind_penalty(m);
+  register_penalized<float>();
+  register_penalized<double>();
 }
 
 }  // namespace rmpy

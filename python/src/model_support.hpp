@@ -3,25 +3,37 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
+#include <variant>
 
 #include "wrappers.hpp"
 
 namespace rmpy {
 
-/// An estimator seen through its step alone, so that one `Trainer` per model type serves every
-/// estimator (compiling a trainer per estimator type made the module's build three times longer).
+/// An estimator seen through its step (and its loss alone, where it has one), so that one
+/// `Trainer` per model type serves every estimator (compiling a trainer per estimator type made
+/// the module's build three times longer).
 template <class M>
 struct ErasedEstimator {
   using S = typename M::Scalar;
   std::function<S(const M&, const Matrix<S>&, std::mt19937_64&, Vector<S>&)> step;
+  std::function<S(const M&, const Matrix<S>&, std::mt19937_64&)> value;  // empty: no loss alone
   S loss_and_gradient(const M& model, const Matrix<S>& X, std::mt19937_64& rng, Vector<S>& grad) const {
     return step(model, X, rng, grad);
   }
-  template <class E>
-  static ErasedEstimator of(const E& estimator) {
-    return {[&estimator](const M& model, const Matrix<S>& X, std::mt19937_64& rng, Vector<S>& grad) {
-      return estimator.loss_and_gradient(model, X, rng, grad);
-    }};
+  S loss(const M& model, const Matrix<S>& X, std::mt19937_64& rng) const { return value(model, X, rng); }
+  /// `estimator` by reference (its Python object outlives the erased form) or by shared pointer.
+  template <class Pointer>
+  static ErasedEstimator of(Pointer estimator) {
+    ErasedEstimator erased;
+    erased.step = [estimator](const M& model, const Matrix<S>& X, std::mt19937_64& rng, Vector<S>& grad) {
+      return estimator->loss_and_gradient(model, X, rng, grad);
+    };
+    if constexpr (requires(const M& model, const Matrix<S>& X, std::mt19937_64& rng) { estimator->loss(model, X, rng); })
+      erased.value = [estimator](const M& model, const Matrix<S>& X, std::mt19937_64& rng) {
+        return estimator->loss(model, X, rng);
+      };
+    return erased;
   }
 };
 
@@ -34,19 +46,83 @@ struct ErasedStatefulEstimator : ErasedEstimator<M> {
   EstimatorState state_buffers() const { return buffers(); }
   void check_state(const EstimatorState& state) const { check(state); }
   void restore_state(const EstimatorState& state) const { restore(state); }
-  template <class E>
-  static ErasedStatefulEstimator of(const E& estimator) {
+  template <class Pointer>
+  static ErasedStatefulEstimator of(Pointer estimator) {
     ErasedStatefulEstimator erased;
     static_cast<ErasedEstimator<M>&>(erased) = ErasedEstimator<M>::of(estimator);
-    erased.buffers = [&estimator] { return estimator.state_buffers(); };
-    erased.check = [&estimator](const EstimatorState& state) { estimator.check_state(state); };
-    erased.restore = [&estimator](const EstimatorState& state) { estimator.restore_state(state); };
+    erased.buffers = [estimator] { return estimator->state_buffers(); };
+    erased.check = [estimator](const EstimatorState& state) { estimator->check_state(state); };
+    erased.restore = [estimator](const EstimatorState& state) { estimator->restore_state(state); };
     return erased;
   }
 };
 
-/// `Trainer<M, E, Adam>` behind the type-erased interface, `E` an erased estimator; holds the
-/// Python objects it references, so they outlive it.
+template <class M>
+using AnyErasedEstimator = std::variant<ErasedEstimator<M>, ErasedStatefulEstimator<M>>;
+
+/// An estimator object's erased form for model type `M`, and the lock of the C++ estimator it uses.
+template <class M>
+struct ErasedFor {
+  AnyErasedEstimator<M> estimator;
+  ObjectLock lock;
+};
+
+/// How to erase each estimator object applied to model type `M`, by the object's Python type;
+/// filled by `register_estimator` (and for `Penalized`).
+template <class M>
+std::map<PyTypeObject*, std::function<ErasedFor<M>(py::handle estimator, py::handle model)>>& erasers() {
+  static std::map<PyTypeObject*, std::function<ErasedFor<M>(py::handle, py::handle)>> found;
+  return found;
+}
+
+/// The erased form of `estimator` (a bound estimator object) for `model`, or TypeError.
+template <class M>
+ErasedFor<M> erase_estimator(py::handle estimator, py::handle model) {
+  const auto found = erasers<M>().find(reinterpret_cast<PyTypeObject*>(py::type::handle_of(estimator).ptr()));
+  if (found == erasers<M>().end())
+    no_pairing(estimator, model, "binary-data estimators need a binary model, score matching a GaussianBernoulliRBM"
+                                 " of the estimator's dtype, IsingCouplingL1 an IsingModel");
+  return found->second(estimator, model);
+}
+
+/// An Adam or Sgd object seen through what the trainer needs of an optimizer.
+template <class S>
+struct ErasedOptimizer {
+  std::function<void(Eigen::Ref<Vector<S>>, const Eigen::Ref<const Vector<S>>&)> take_step;
+  std::function<Index()> steps, size;
+  std::function<std::vector<Vector<S>>()> buffers;
+  std::function<void(Index, const std::vector<Vector<S>>&)> check, restore;
+
+  void step(Eigen::Ref<Vector<S>> params, const Eigen::Ref<const Vector<S>>& grad) { take_step(params, grad); }
+  Index step_count() const { return steps(); }
+  Index num_params() const { return size(); }
+  std::vector<Vector<S>> state_buffers() const { return buffers(); }
+  void check_state(Index step_count, const std::vector<Vector<S>>& state) const { check(step_count, state); }
+  void restore_state(Index step_count, const std::vector<Vector<S>>& state) { restore(step_count, state); }
+
+  template <class O>
+  static ErasedOptimizer of(O& o) {
+    ErasedOptimizer erased;
+    erased.take_step = [&o](Eigen::Ref<Vector<S>> params, const Eigen::Ref<const Vector<S>>& grad) { o.step(params, grad); };
+    erased.steps = [&o] { return o.step_count(); };
+    erased.size = [&o] { return o.num_params(); };
+    erased.buffers = [&o] { return o.state_buffers(); };
+    erased.check = [&o](Index step_count, const std::vector<Vector<S>>& state) { o.check_state(step_count, state); };
+    erased.restore = [&o](Index step_count, const std::vector<Vector<S>>& state) { o.restore_state(step_count, state); };
+    return erased;
+  }
+
+  /// The optimizer inside a bound Adam or Sgd of dtype `S`, or TypeError.
+  static ErasedOptimizer of_object(py::handle optimizer) {
+    if (py::isinstance<Adam<S>>(optimizer)) return of(optimizer.cast<Adam<S>&>());
+    if (py::isinstance<Sgd<S>>(optimizer)) return of(optimizer.cast<Sgd<S>&>());
+    throw py::type_error(std::string("optimizer: expected an Adam or Sgd of dtype ") + dtype_name<S>() +
+                         " (the model's), got " + public_name(optimizer));
+  }
+};
+
+/// `Trainer<M, E, optimizer>` behind the type-erased interface, `E` an erased estimator; holds
+/// the Python objects it references, so they outlive it.
 template <class M, class E>
 class TrainerImpl final : public TrainerBase {
   using S = typename M::Scalar;
@@ -55,14 +131,13 @@ class TrainerImpl final : public TrainerBase {
   TrainerImpl(py::object model, py::object estimator, ObjectLock lock, E erased, py::object optimizer,
               const TrainerOptions& options)
       : model_(std::move(model)), estimator_(std::move(estimator)), optimizer_(std::move(optimizer)),
-        lock_(std::move(lock)), erased_(std::move(erased)),
-        trainer_(model_.cast<M&>(), erased_, optimizer_.cast<Adam<S>&>(), options) {
-    const Index expected = model_.cast<const M&>().num_params(), got = optimizer_.cast<const Adam<S>&>().num_params();
+        lock_(std::move(lock)), erased_(std::move(erased)), erased_optimizer_(ErasedOptimizer<S>::of_object(optimizer_)),
+        trainer_(model_.cast<M&>(), erased_, erased_optimizer_, options) {
+    const Index expected = model_.cast<const M&>().num_params(), got = erased_optimizer_.num_params();
     if (expected != got)
       throw py::value_error("optimizer: made for " + std::to_string(got) + " parameters, the model has " +
                             std::to_string(expected));
   }
-
   py::dict run(py::object next_batch, Engine& engine) override {
     py::object engine_object = py::cast(&engine, py::return_value_policy::reference);
     const Index dim = model_.cast<const M&>().dim();
@@ -110,8 +185,24 @@ class TrainerImpl final : public TrainerBase {
   py::object model_, estimator_, optimizer_, evaluator_;
   ObjectLock lock_;
   E erased_;
-  Trainer<M, E, Adam<S>> trainer_;
+  ErasedOptimizer<S> erased_optimizer_;
+  Trainer<M, E, ErasedOptimizer<S>> trainer_;
 };
+
+/// Registers the trainer of estimator object type `W` and model type `M` (`W` erased by `erasers<M>()`).
+template <class W, class M>
+void register_trainer() {
+  trainer_factories()[key_of<W, M>()] = [](py::object model, py::object est, py::object optimizer,
+                                            const TrainerOptions& options) -> std::unique_ptr<TrainerBase> {
+    ErasedFor<M> erased = erase_estimator<M>(est, model);
+    return std::visit(
+        [&](auto& e) -> std::unique_ptr<TrainerBase> {
+          return std::make_unique<TrainerImpl<M, std::decay_t<decltype(e)>>>(model, est, erased.lock, std::move(e),
+                                                                            optimizer, options);
+        },
+        erased.estimator);
+  };
+}
 
 /// Registers estimator wrapper `W` (with `visit`) for model `M`: its calls and its trainer.
 template <class W, class M>
@@ -149,26 +240,22 @@ void register_estimator() {
     if (!with_gradient) return py::float_(static_cast<double>(loss));
     return py::make_tuple(static_cast<double>(loss), to_numpy(std::move(grad)));
   };
-  trainer_factories()[key_of<W, M>()] = [](py::object model, py::object est, py::object optimizer,
-                                            const TrainerOptions& options) -> std::unique_ptr<TrainerBase> {
-    if (!py::isinstance<Adam<S>>(optimizer))
-      throw py::type_error(std::string("optimizer: expected an Adam of dtype ") + dtype_name<S>() + " (the model's)");
-    std::unique_ptr<TrainerBase> made;
+  erasers<M>()[reinterpret_cast<PyTypeObject*>(py::type::of<W>().ptr())] = [](py::handle est, py::handle model) {
     const W& wrapper = est.cast<const W&>();
+    std::optional<AnyErasedEstimator<M>> erased;
     wrapper.visit([&](const auto& estimator) {
       using E = std::decay_t<decltype(estimator)>;
       if constexpr (estimator_fits<E, M>()) {
         if constexpr (StatefulEstimator<E>)
-          made = std::make_unique<TrainerImpl<M, ErasedStatefulEstimator<M>>>(
-              model, est, wrapper.mutex, ErasedStatefulEstimator<M>::of(estimator), optimizer, options);
+          erased = ErasedStatefulEstimator<M>::of(&estimator);
         else
-          made = std::make_unique<TrainerImpl<M, ErasedEstimator<M>>>(model, est, wrapper.mutex,
-                                                                       ErasedEstimator<M>::of(estimator), optimizer, options);
+          erased = ErasedEstimator<M>::of(&estimator);
       }
     });
-    if (!made) no_pairing(est, model, "block Gibbs needs a BernoulliRBM");
-    return made;
+    if (!erased) no_pairing(est, model, "block Gibbs needs a BernoulliRBM");
+    return ErasedFor<M>{std::move(*erased), wrapper.mutex};
   };
+  register_trainer<W, M>();
 }
 
 /// Registers sampler wrapper `W` (holding `.sampler`) for model `M`.

@@ -1,4 +1,4 @@
-// The `ratiomatch._core` extension: exceptions, the engine, Adam, data, metrics on arrays,
+// The `ratiomatch._core` extension: exceptions, the engine, Adam and Sgd, data, metrics on arrays,
 // the estimators' and samplers' Python classes, the trainer; the models come from their own
 // translation units.
 #include "wrappers.hpp"
@@ -17,7 +17,7 @@ py::object call_estimator(py::handle estimator, py::handle model, py::handle X, 
   const auto found = estimator_calls().find(key_of(estimator, model));
   if (found == estimator_calls().end())
     no_pairing(estimator, model, "binary-data estimators need a binary model, score matching a GaussianBernoulliRBM"
-                                 " of the estimator's dtype");
+                                 " of the estimator's dtype, IsingCouplingL1 an IsingModel");
   return found->second(estimator, model, X, engine, with_gradient);
 }
 
@@ -65,33 +65,58 @@ void add_sampler_methods(py::class_<W>& cls) {
           "Advances every row of X (n, dim) by `steps` transitions; returns the new rows (X is not changed).");
 }
 
+/// `params` as a writable map: a contiguous 1-D array of `num_params` entries of dtype `S`.
 template <class S>
-void bind_adam_as(py::module_& m) {
-  py::class_<Adam<S>>(m, (std::string("Adam_") + dtype_name<S>()).c_str(),
-                      "Adam (Kingma & Ba 2015) with PyTorch's semantics; weight_decay adds lambda * theta to the "
-                      "gradient (L2, not AdamW).")
-      .def(py::init([](Index num_params, double lr, double beta1, double beta2, double eps, double weight_decay) {
+Eigen::Map<Vector<S>> writable_params(py::handle params, Index num_params) {
+  auto p = checked_array<S>(params, "params");
+  if (p.ndim() != 1 || p.shape(0) != num_params || p.strides(0) != static_cast<py::ssize_t>(sizeof(S)))
+    throw py::value_error("params: expected a contiguous 1-D array of " + std::to_string(num_params) +
+                          " entries, got shape " + shape_string(p) +
+                          (p.ndim() == 1 ? " with stride " + std::to_string(p.strides(0)) : std::string()));
+  if (!p.writeable()) throw py::value_error("params: the array is read-only");
+  return Eigen::Map<Vector<S>>(static_cast<S*>(p.mutable_data()), p.shape(0));
+}
+
+/// The members Adam and Sgd share: step, num_params, step_count, lr.
+template <class O>
+void add_optimizer_methods(py::class_<O>& cls) {
+  using S = typename O::Scalar;
+  cls.def(
+         "step",
+         [](O& optimizer, py::handle params, py::handle grad) {
+           Eigen::Map<Vector<S>> target = writable_params<S>(params, optimizer.num_params());
+           const Vector<S> g = vector_arg<S>(grad, "grad", optimizer.num_params());
+           optimizer.step(target, g);
+         },
+         py::arg("params"), py::arg("grad"), "One update of params (in place, e.g. model.params) from grad.")
+      .def_property_readonly("num_params", &O::num_params)
+      .def_property_readonly("step_count", &O::step_count)
+      .def_property("lr", [](const O& o) { return o.options().lr; }, &O::set_learning_rate);
+}
+
+template <class S>
+void bind_optimizers_as(py::module_& m) {
+  py::class_<Adam<S>> adam(m, (std::string("Adam_") + dtype_name<S>()).c_str(),
+                           "Adam (Kingma & Ba 2015) with PyTorch's semantics; weight_decay adds lambda * theta to the "
+                           "gradient (L2, not AdamW).");
+  adam.def(py::init([](Index num_params, double lr, double beta1, double beta2, double eps, double weight_decay) {
              return Adam<S>(num_params, AdamOptions{.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay});
            }),
            py::arg("num_params"), py::arg("lr") = 1e-3, py::arg("beta1") = 0.9, py::arg("beta2") = 0.999,
-           py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0)
-      .def(
-          "step",
-          [](Adam<S>& adam, py::handle params, py::handle grad) {
-            auto p = checked_array<S>(params, "params");
-            if (p.ndim() != 1 || p.shape(0) != adam.num_params() || p.strides(0) != static_cast<py::ssize_t>(sizeof(S)))
-              throw py::value_error("params: expected a contiguous 1-D array of " + std::to_string(adam.num_params()) +
-                                    " entries, got shape " + shape_string(p) +
-                                    (p.ndim() == 1 ? " with stride " + std::to_string(p.strides(0)) : std::string()));
-            if (!p.writeable()) throw py::value_error("params: the array is read-only");
-            const Vector<S> g = vector_arg<S>(grad, "grad", adam.num_params());
-            Eigen::Map<Vector<S>> target(static_cast<S*>(p.mutable_data()), p.shape(0));
-            adam.step(target, g);
-          },
-          py::arg("params"), py::arg("grad"), "One update of params (in place, e.g. model.params) from grad.")
-      .def_property_readonly("num_params", &Adam<S>::num_params)
-      .def_property_readonly("step_count", &Adam<S>::step_count)
-      .def_property("lr", [](const Adam<S>& a) { return a.options().lr; }, &Adam<S>::set_learning_rate);
+           py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0);
+  add_optimizer_methods(adam);
+  py::class_<Sgd<S>> sgd(m, (std::string("Sgd_") + dtype_name<S>()).c_str(),
+                         "Stochastic gradient descent with the update of torch.optim.SGD: weight_decay adds lambda * "
+                         "theta to the gradient; with momentum mu the buffer b = mu b + (1 - dampening) g (b = g at "
+                         "the first step) replaces g, or g + mu b with nesterov; theta -= lr g.");
+  sgd.def(py::init([](Index num_params, double lr, double momentum, double dampening, double weight_decay,
+                      bool nesterov) {
+            return Sgd<S>(num_params, SgdOptions{.lr = lr, .momentum = momentum, .dampening = dampening,
+                                                 .weight_decay = weight_decay, .nesterov = nesterov});
+          }),
+          py::arg("num_params"), py::arg("lr") = 1e-2, py::arg("momentum") = 0.0, py::arg("dampening") = 0.0,
+          py::arg("weight_decay") = 0.0, py::arg("nesterov") = false);
+  add_optimizer_methods(sgd);
 }
 
 template <class S>
@@ -171,8 +196,8 @@ void bind_common(py::module_& m) {
             return e;
           }));
 
-  bind_adam_as<float>(m);
-  bind_adam_as<double>(m);
+  bind_optimizers_as<float>(m);
+  bind_optimizers_as<double>(m);
   m.def(
       "clip_gradient_norm",
       [](py::handle grad, double max_norm) {
@@ -445,12 +470,12 @@ void bind_estimators(py::module_& m) {
     add_sampler_methods(cls);
   }
 
-  // The trainer: a type-erased Trainer<M, E, Adam<S>> for the pair it is given.
+  // The trainer: a type-erased Trainer for the model, estimator and optimizer it is given.
   py::class_<TrainerBase>(m, "Trainer",
                           "Trainer(model, estimator, optimizer, iterations, clip_norm=1.0, log_every=100, eval_every=0, "
                           "checkpoint_every=1000, out_dir='', tag='', progress=False, max_seconds=0.0, flush_denormals=True)\n\n"
                           "Trains model in place: each iteration next_batch(engine) -> X, the estimator's gradient, "
-                          "clipping, optimizer.step. With out_dir: log.csv and checkpoint.bin (resumable bit for bit). "
+                          "clipping, optimizer.step (an Adam or Sgd of the model's dtype). With out_dir: log.csv and checkpoint.bin (resumable bit for bit). "
                           "flush_denormals: run with subnormal numbers flushed to zero (they can slow a long run "
                           "tenfold); False keeps gradual underflow.")
       .def(py::init([](py::object model, py::object estimator, py::object optimizer, Index iterations, double clip_norm,
@@ -459,7 +484,8 @@ void bind_estimators(py::module_& m) {
              const auto found = trainer_factories().find(key_of(estimator, model));
              if (found == trainer_factories().end())
                no_pairing(estimator, model, "binary-data estimators need a binary model, score matching a "
-                                            "GaussianBernoulliRBM of the estimator's dtype");
+                                            "GaussianBernoulliRBM of the estimator's dtype, IsingCouplingL1 an "
+                                            "IsingModel");
              TrainerOptions options{.iterations = iterations, .clip_norm = clip_norm, .log_every = log_every,
                                     .eval_every = eval_every, .checkpoint_every = checkpoint_every, .out_dir = out_dir,
                                     .tag = tag, .progress = progress, .max_seconds = max_seconds,

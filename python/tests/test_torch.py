@@ -82,3 +82,20 @@ def test_unsupported_modules_are_refused():
         rm.MlpEnergy.from_torch(torch.nn.Linear(4, 1))
     with pytest.raises(ValueError, match="activation"):
         rm.MlpEnergy.from_torch({"0.weight": torch.zeros(1, 4), "0.bias": torch.zeros(1)})
+
+
+@pytest.mark.parametrize("settings", [dict(momentum=0.9, dampening=0.25, weight_decay=0.01),
+                                      dict(momentum=0.8, nesterov=True), dict(weight_decay=0.1)])
+def test_sgd_takes_the_steps_of_torch_optim_sgd(settings):
+    rng = np.random.default_rng(7)
+    start = rng.normal(size=6)
+    grads = rng.normal(size=(4, 6))
+    theta = start.copy()
+    ours = rm.Sgd(6, lr=0.05, **settings)
+    weight = torch.nn.Parameter(torch.from_numpy(start.copy()))
+    theirs = torch.optim.SGD([weight], lr=0.05, **settings)
+    for g in grads:
+        ours.step(theta, g)
+        weight.grad = torch.from_numpy(g.copy())
+        theirs.step()
+        np.testing.assert_allclose(theta, weight.detach().numpy(), rtol=1e-14, atol=1e-15)
