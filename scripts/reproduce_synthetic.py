@@ -35,8 +35,8 @@ def run_name(data, estimator, objective, seed):
 def run(binary, out_root, data, estimator, objective, iters, seed, extra, results_dir=""):
     """One training run. A finished run (summary at `iters`, in `out_root` or `results_dir`) is
     skipped; an interrupted one continues from its last checkpoint (the trainer resumes bit for bit).
-    With `results_dir`, the finished run's summary.json and log.csv are copied there (they are small
-    enough to commit)."""
+    With `results_dir`, the finished run's summary.json, log.csv and samples.png are copied there
+    (they are small enough to commit)."""
     name = run_name(data, estimator, objective, seed)
     out = os.path.join(out_root, name)
     summary_path = os.path.join(out, "summary.json")
@@ -63,7 +63,21 @@ def run(binary, out_root, data, estimator, objective, iters, seed, extra, result
         os.makedirs(results_dir, exist_ok=True)
         shutil.copy(summary_path, os.path.join(results_dir, f"{name}.json"))
         shutil.copy(os.path.join(out, "log.csv"), os.path.join(results_dir, f"{name}_log.csv"))
+        keep_picture(out, name, results_dir)
     return summary
+
+
+def keep_picture(out, name, results_dir):
+    """Copies the run's samples.png (the paper's evaluation, next to the data) into the results as
+    `<name>_samples.png`, if the output folder holds the same finished run as the results."""
+    picture, summary_path = os.path.join(out, "samples.png"), os.path.join(out, "summary.json")
+    committed = os.path.join(results_dir, f"{name}.json")
+    if not (os.path.exists(picture) and os.path.exists(summary_path) and os.path.exists(committed)):
+        return
+    with open(summary_path) as f, open(committed) as g:
+        if json.load(f) != json.load(g):
+            return
+    shutil.copy(picture, os.path.join(results_dir, f"{name}_samples.png"))
 
 
 def fmt(x):
@@ -207,6 +221,19 @@ def full_budget_page(results_dir, out_path):
     for o in ("hyvarinen", "sqrt"):
         runs = [load(run_name(d, "gg-advanced", o, 1)) for d in DATASETS]
         w(f"| {o} | " + " | ".join(cell(r) for r in runs) + " |")
+    pictures = [(d, e) for e in ("gg-advanced", "gg-basic", "rm") for d in DATASETS
+                if os.path.exists(os.path.join(results_dir, f"{run_name(d, e, 'squared', 1)}_samples.png"))]
+    if pictures:
+        w("\n## Samples at the last update (squared ratio; data left, model right)\n")
+        w("4,000 Gibbs samples of exp(−E) (20 sweeps from uniform bits), decoded to the plane, beside the data.")
+        missing = [f"{d} {names[e]}" for e in ("gg-advanced", "gg-basic", "rm") for d in DATASETS
+                   if (d, e) not in pictures and load(run_name(d, e, "squared", 1)) is not None]
+        if missing:
+            w("Finished runs whose picture was not kept: " + ", ".join(missing) + ".")
+        w("")
+        for d, e in pictures:
+            w(f"**{d}, {names[e]}**\n")
+            w(f"![{d}, {names[e]}](synthetic/full/{run_name(d, e, 'squared', 1)}_samples.png)\n")
     w("\n## Seed spread (seeds 1–3, last MMD, exp(−E))\n")
     w("| data, method | seed 1 | seed 2 | seed 3 | mean ± sd | paper | paper within mean ± 2 sd? |")
     w("|---|---|---|---|---|---|---|")
@@ -257,6 +284,13 @@ def main():
         args.out = "out/synthetic_full" if args.out == "out/synthetic" else args.out
 
     if args.full and args.page_only:
+        # pictures of finished runs trained by another process (e.g. one started before this script changed)
+        for d in DATASETS:
+            for e in ESTIMATORS:
+                for o in ("squared", "hyvarinen", "sqrt"):
+                    for seed in (1, 2, 3):
+                        name = run_name(d, e, o, seed)
+                        keep_picture(os.path.join(args.out, name), name, args.results)
         full_budget_page(args.results, os.path.join(args.docs, "synthetic_full.md"))
         return
     binary = os.path.join(args.build, "examples", "train_synthetic")

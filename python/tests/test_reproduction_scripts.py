@@ -67,6 +67,31 @@ def test_a_shorter_committed_run_or_a_missing_one_is_trained_and_copied(tmp_path
     assert (results / "circles_rm_squared_seed2_log.csv").exists()
 
 
+def test_a_finished_runs_samples_picture_is_kept_with_its_results_and_shown(tmp_path):
+    reproduce = load_script("reproduce_synthetic")
+    binary, _ = fake_trainer(tmp_path)
+    out, results = tmp_path / "out", tmp_path / "results"
+    out.mkdir()
+    (out / "moons_gg-basic_squared").mkdir()
+    (out / "moons_gg-basic_squared" / "samples.png").write_bytes(b"picture")
+    reproduce.run(binary, str(out), "moons", "gg-basic", "squared", 1000, 1, [], str(results))
+    assert (results / "moons_gg-basic_squared_samples.png").read_bytes() == b"picture"
+    # another run's output folder is not taken for this one's
+    (out / "circles_gg-basic_squared").mkdir()
+    (out / "circles_gg-basic_squared" / "samples.png").write_bytes(b"other")
+    (out / "circles_gg-basic_squared" / "summary.json").write_text(json.dumps({"iterations": 5}))
+    (results / "circles_gg-basic_squared.json").write_text(json.dumps({"iterations": 1000}))
+    reproduce.keep_picture(str(out / "circles_gg-basic_squared"), "circles_gg-basic_squared", str(results))
+    assert not (results / "circles_gg-basic_squared_samples.png").exists()
+    (results / "circles_gg-basic_squared_log.csv").write_text("iteration,mmd_paper\n1000,0.01\n")
+    (results / "circles_gg-basic_squared.json").write_text(
+        json.dumps({"iterations": 1000, "mmd_paper": {"hamming": 0.01}, "mmd_consistent": {"hamming": 0.01}}))
+    reproduce.full_budget_page(str(results), str(tmp_path / "page.md"))
+    page = (tmp_path / "page.md").read_text()
+    assert "![moons, gg-basic](synthetic/full/moons_gg-basic_squared_samples.png)" in page
+    assert "Finished runs whose picture was not kept: circles gg-basic." in page
+
+
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     reproduce = load_script("reproduce_synthetic")
     binary, calls = fake_trainer(tmp_path)
