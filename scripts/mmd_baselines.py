@@ -46,6 +46,9 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=os.path.join("docs", "results", "synthetic", "full", "mmd_baselines.json"))
     args = parser.parse_args()
+    if args.repeats < 2:
+        parser.error("--repeats must be at least 2 (the table gives a standard deviation)")
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     result = {"samples": args.samples, "repeats": args.repeats, "kernel": "hamming",
               "datasets": {d: baselines(d, args.repeats, args.samples, args.seed) for d in DATASETS}}
     with open(args.out, "w") as f:

@@ -158,16 +158,21 @@ def test_the_full_budget_page_says_where_we_are_worse_than_the_paper(tmp_path):
     assert "| 2spirals, gg-advanced | 0.0288 | 0.0388 | 0.0338 | 0.0338 ± 0.0050 | 0.00876 | no, we are worse |" in page
 
 
-def test_the_full_budget_page_shows_the_grid_kl_where_the_best_mmd_was_a_worse_fit(tmp_path):
+def test_the_full_budget_page_shows_the_grid_kl_of_the_evaluations_tied_with_the_best_mmd(tmp_path):
     reproduce = load_script("reproduce_synthetic")
-    rows = {"checkerboard": [(5000, 0.001, 0.70), (10000, 0.02, 0.08)],  # the lowest MMD before the shape is learned
-            "moons": [(5000, 0.05, 0.60), (10000, 0.02, 0.40)]}
+    # (iteration, MMD, grid KL): checkerboard's lowest MMD before the shape is learned, a tie after it
+    rows = {"checkerboard": [(5000, 0.001, 0.70), (10000, 0.0015, 0.09), (15000, 0.02, 0.08)],
+            "moons": [(5000, 0.05, 0.60), (10000, 0.02, 0.40)],
+            "circles": [(5000, 0.05, ""), (10000, 0.03, 0.30)],  # an evaluation without a grid KL
+            "pinwheel": [(5000, 0.2, None), (10000, 0.1, None)]}  # a log without the column
     for data, log in rows.items():
         name = reproduce.run_name(data, "gg-advanced", "squared", 1)
-        (tmp_path / f"{name}.json").write_text(json.dumps({"mmd_paper": {"hamming": log[-1][1]},
-                                                           "mmd_consistent": {"hamming": log[-1][1]}}))
-        (tmp_path / f"{name}_log.csv").write_text(
-            "iteration,mmd_paper,grid_kl_paper\n" + "".join(f"{i},{m},{k}\n" for i, m, k in log))
+        summary = {"mmd_paper": {"hamming": log[-1][1]}, "mmd_consistent": {"hamming": log[-1][1]},
+                   "mmd_paper_repeats": [0.019, 0.020, 0.021]}  # sd 0.001
+        (tmp_path / f"{name}.json").write_text(json.dumps(summary))
+        columns = "iteration,mmd_paper" + ("" if log[0][2] is None else ",grid_kl_paper")
+        (tmp_path / f"{name}_log.csv").write_text(columns + "\n" + "".join(
+            f"{i},{m}" + ("" if k is None else f",{k}") + "\n" for i, m, k in log))
     floor = {"mean": 0.0, "sd": 0.001}
     baselines = {d: {"uniform_box": {"mean": 0.5, "sd": 0.01}, "uniform_bits": {"mean": 0.9, "sd": 0.03}, "data": floor}
                  for d in reproduce.DATASETS}
@@ -177,8 +182,10 @@ def test_the_full_budget_page_shows_the_grid_kl_where_the_best_mmd_was_a_worse_f
     page = (tmp_path / "page.md").read_text()
     assert "| uniform on the bounding box | 0.5000 ± 0.0100 |" in page
     assert "so no evidence of the learned shape: checkerboard." in page
-    assert "| gg-advanced | not yet | not yet | not yet | 0.400 / 0.400 | not yet | not yet | 0.080 / 0.700 |" in page
-    assert "checkerboard gg-advanced (grid KL 0.700 at the best MMD, 0.080 at the end)" in page
+    assert "**no comparison possible**" in page and ": checkerboard gg-advanced (worse than it)" in page
+    assert "**better than the paper**: circles gg-advanced, moons gg-advanced, pinwheel gg-advanced" in page
+    assert "| gg-advanced | not yet | not yet | 0.300 / 0.300 | 0.400 / 0.400 | — | not yet | 0.080 / 0.090–0.700 |" in page
+    assert "checkerboard gg-advanced (grid KL 0.090 to 0.700; 0.080 at the end)" in page
     assert "moons gg-advanced (" not in page
 
 
