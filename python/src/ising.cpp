@@ -4,12 +4,6 @@
 
 namespace rmpy {
 
-/// An estimator object plus the L1 penalty on an Ising model's couplings (C++ `Penalized`).
-struct PenalizedPy {
-  py::object estimator;  // the inner estimator object, kept alive
-  IsingCouplingL1 penalty;
-};
-
 /// The calls, eraser and trainer of `Penalized` on `IsingModel<S>`: the inner estimator's erased
 /// form inside the C++ `Penalized`, under the inner estimator's lock.
 template <class S>
@@ -63,9 +57,11 @@ void register_penalized() {
   register_trainer<PenalizedPy, M>();
 }
 
+namespace {
+
 void check_lambda(double lambda) {
   if (!(lambda >= 0) || !std::isfinite(lambda))
-    throw py::value_error("lam (" + std::to_string(lambda) + ") must be finite and non-negative");
+    throw py::value_error("lam (" + std::string(py::repr(py::float_(lambda))) + ") must be finite and non-negative");
 }
 
 void bind_penalty(py::module_& m) {
@@ -90,7 +86,9 @@ void bind_penalty(py::module_& m) {
                                     "Penalized(estimator, penalty): the estimator's loss plus the penalty R(theta), and its "
                                     "gradient plus R's (sub)gradient. penalty is an IsingCouplingL1 (the model must "
                                     "then be an IsingModel). Shares the estimator object (and its lock, and PCD's "
-                                    "chains).");
+                                    "chains). The penalty acts on the model's own couplings J: with the squared ratio "
+                                    "(temperature T = 4) the model of the data is exp(-T E), its couplings T J, so lam "
+                                    "on J is lam / T on the data-scale couplings.");
   penalized
       .def(py::init([](py::object estimator, const IsingCouplingL1& penalty) {
              const auto type = reinterpret_cast<PyTypeObject*>(py::type::handle_of(estimator).ptr());
@@ -104,6 +102,8 @@ void bind_penalty(py::module_& m) {
       .def_property_readonly("penalty", [](const PenalizedPy& p) { return p.penalty; });
   add_estimator_methods(penalized);
 }
+
+}  // namespace
 
 template <class S>
 void bind_ising_as(py::module_& m) {

@@ -21,8 +21,11 @@ struct ErasedEstimator {
   S loss_and_gradient(const M& model, const Matrix<S>& X, std::mt19937_64& rng, Vector<S>& grad) const {
     return step(model, X, rng, grad);
   }
-  S loss(const M& model, const Matrix<S>& X, std::mt19937_64& rng) const { return value(model, X, rng); }
-  /// `estimator` by reference (its Python object outlives the erased form) or by shared pointer.
+  S loss(const M& model, const Matrix<S>& X, std::mt19937_64& rng) const {
+    if (!value) throw py::type_error("this estimator has no loss alone: call loss_and_gradient");
+    return value(model, X, rng);
+  }
+  /// `estimator` by raw pointer (its Python object outlives the erased form) or by shared pointer.
   template <class Pointer>
   static ErasedEstimator of(Pointer estimator) {
     ErasedEstimator erased;
@@ -80,8 +83,7 @@ template <class M>
 ErasedFor<M> erase_estimator(py::handle estimator, py::handle model) {
   const auto found = erasers<M>().find(reinterpret_cast<PyTypeObject*>(py::type::handle_of(estimator).ptr()));
   if (found == erasers<M>().end())
-    no_pairing(estimator, model, "binary-data estimators need a binary model, score matching a GaussianBernoulliRBM"
-                                 " of the estimator's dtype, IsingCouplingL1 an IsingModel");
+    no_pairing(estimator, model, pairing_rule(estimator));
   return found->second(estimator, model);
 }
 

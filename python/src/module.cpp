@@ -16,8 +16,7 @@ std::map<TypeKey, SamplerCalls>& sampler_calls() {
 py::object call_estimator(py::handle estimator, py::handle model, py::handle X, Engine& engine, bool with_gradient) {
   const auto found = estimator_calls().find(key_of(estimator, model));
   if (found == estimator_calls().end())
-    no_pairing(estimator, model, "binary-data estimators need a binary model, score matching a GaussianBernoulliRBM"
-                                 " of the estimator's dtype, IsingCouplingL1 an IsingModel");
+    no_pairing(estimator, model, pairing_rule(estimator));
   return found->second(estimator, model, X, engine, with_gradient);
 }
 
@@ -483,9 +482,7 @@ void bind_estimators(py::module_& m) {
                        const std::string& tag, bool progress, double max_seconds, bool flush_denormals) {
              const auto found = trainer_factories().find(key_of(estimator, model));
              if (found == trainer_factories().end())
-               no_pairing(estimator, model, "binary-data estimators need a binary model, score matching a "
-                                            "GaussianBernoulliRBM of the estimator's dtype, IsingCouplingL1 an "
-                                            "IsingModel");
+               no_pairing(estimator, model, pairing_rule(estimator));
              TrainerOptions options{.iterations = iterations, .clip_norm = clip_norm, .log_every = log_every,
                                     .eval_every = eval_every, .checkpoint_every = checkpoint_every, .out_dir = out_dir,
                                     .tag = tag, .progress = progress, .max_seconds = max_seconds,

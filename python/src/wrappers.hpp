@@ -120,6 +120,19 @@ using ScoreMatchingPy = SingleEstimatorPy<ScoreMatching>;
 using DenoisingScoreMatchingPy = SingleEstimatorPy<DenoisingScoreMatching>;
 using SlicedScoreMatchingPy = SingleEstimatorPy<SlicedScoreMatching>;
 
+/// An estimator object plus the L1 penalty on an Ising model's couplings (C++ `Penalized`).
+struct PenalizedPy {
+  py::object estimator;  // the inner estimator object, kept alive
+  IsingCouplingL1 penalty;
+};
+
+/// Which models an estimator object applies to, for the TypeError of a wrong pairing.
+inline const char* pairing_rule(py::handle estimator) {
+  if (py::isinstance<PenalizedPy>(estimator))
+    return "IsingCouplingL1 penalizes an IsingModel's couplings, of the inner estimator's kind";
+  return "binary-data estimators need a binary model, score matching a GaussianBernoulliRBM of the estimator's dtype";
+}
+
 /// Whether the C++ estimator `E` can train model `M` (block Gibbs needs an RBM's conditionals).
 template <class E, class M>
 constexpr bool estimator_fits() {

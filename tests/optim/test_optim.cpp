@@ -346,6 +346,19 @@ TEST_CASE("Sgd: restoring the saved state into a fresh optimizer continues bit f
   REQUIRE(restored.momentum_buffer() == original.momentum_buffer());
   REQUIRE(restored.step_count() == 13);
   REQUIRE((theta_f - theta).cwiseAbs().maxCoeff() > 1e-6);
+
+  // The momentum buffer is refused by an optimizer without momentum (it would be dropped); the
+  // state of an optimizer without momentum (a zero buffer) fits one with momentum or without.
+  Sgd<double> plain(3, {.lr = 0.03});
+  REQUIRE_THROWS_WITH(plain.check_state(saved_steps, buffers),
+                      Contains("ratiomatch::Sgd::check_state") && Contains("options.momentum is 0"));
+  REQUIRE_THROWS_WITH(plain.restore_state(saved_steps, buffers), Contains("ratiomatch::Sgd::restore_state"));
+  REQUIRE_THROWS_WITH(plain.set_state(saved_steps, saved_buffer), Contains("ratiomatch::Sgd::set_state"));
+  REQUIRE(plain.step_count() == 0);
+  Vector<double> theta_p = theta0();
+  plain.step(theta_p, q.gradient(theta_p));
+  REQUIRE_NOTHROW(Sgd<double>(3, {.lr = 0.03}).restore_state(1, plain.state_buffers()));
+  REQUIRE_NOTHROW(Sgd<double>(3, options).check_state(1, plain.state_buffers()));
 }
 
 TEST_CASE("Sgd rejects bad options and arguments, naming the function", "[optim][sgd][errors]") {

@@ -36,7 +36,9 @@ struct SgdOptions {
 ///
 /// The state (`step_count()`, `momentum_buffer()`) is exposed and `set_state` restores it, so
 /// that a run resumed from a checkpoint continues bit for bit. The first step is recognised by
-/// `step_count() == 0` (PyTorch's "no buffer yet"). A step allocates nothing.
+/// `step_count() == 0` (PyTorch's "no buffer yet"). The options are not part of the state: a
+/// restored optimizer steps with its own (a new learning rate, say), except that a non-zero
+/// momentum buffer is refused without momentum, since it would be dropped. A step allocates nothing.
 /// @tparam S `float` or `double`
 template <class S>
 class Sgd {
@@ -108,7 +110,7 @@ class Sgd {
 
   /// @brief Restores a saved state, so that the next step is the one the saved optimizer would take.
   /// @throws std::invalid_argument if `step_count < 0`, the length differs from `num_params()`,
-  /// or `buffer` has a non-finite entry
+  /// `buffer` has a non-finite entry, or `buffer` is non-zero and `options().momentum == 0`
   void set_state(Index step_count, const Vector<S>& buffer) {
     set_state_checked("ratiomatch::Sgd::set_state", step_count, buffer);
   }
@@ -162,6 +164,10 @@ class Sgd {
       throw std::invalid_argument(detail::message(where, "step_count (", step_count, ") must be non-negative"));
     check_size_match(where, "buffer.size()", buffer.size(), "num_params()", num_params());
     if (!buffer.allFinite()) throw std::invalid_argument(detail::message(where, "buffer has a non-finite entry"));
+    if (options_.momentum == 0 && !buffer.isZero(0))
+      throw std::invalid_argument(detail::message(
+          where, "buffer is a momentum buffer (non-zero) but options.momentum is 0: the state comes from an optimizer "
+                 "with momentum, and restoring it here would drop the buffer"));
   }
 
   void set_state_checked(std::string_view where, Index step_count, const Vector<S>& buffer) {
