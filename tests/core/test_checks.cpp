@@ -29,6 +29,34 @@ TEST_CASE("check_size_match, check_positive and check_nonempty give one message 
   REQUIRE_THROWS_WITH(check_nonempty("ratiomatch::k", empty), Contains("ratiomatch::k: X.rows() (0)"));
 }
 
+TEMPLATE_TEST_CASE("all_finite is false exactly when an entry is NaN or infinite, wherever it is", "[core][checks]", float,
+                   double) {
+  using S = TestType;
+  const S inf = std::numeric_limits<S>::infinity(), nan = std::numeric_limits<S>::quiet_NaN();
+  const S big = std::numeric_limits<S>::max(), tiny = std::numeric_limits<S>::denorm_min();
+  for (const Index n : {0, 1, 7, 8, 9, 33, 1001}) {
+    Vector<S> v = Vector<S>::LinSpaced(n, S(-1000), S(1000));
+    if (n > 0) v(0) = big;  // the largest finite values and the smallest: 0·a is still 0
+    if (n > 1) v(n - 1) = -big;
+    if (n > 2) v(1) = tiny;
+    REQUIRE(all_finite(v));
+    for (Index at = 0; at < n; ++at)
+      for (const S bad : {inf, -inf, nan}) {
+        Vector<S> w = v;
+        w(at) = bad;
+        REQUIRE_FALSE(all_finite(w));
+      }
+  }
+  Matrix<S> A = Matrix<S>::Ones(5, 3);
+  REQUIRE(all_finite(A));
+  A(4, 2) = -inf;
+  REQUIRE_FALSE(all_finite(A));
+  REQUIRE_FALSE(all_finite(A.col(2)));  // blocks and expressions
+  REQUIRE(all_finite(A.col(1) * S(2)));
+  Eigen::Matrix<int, -1, 1> integers = Eigen::Matrix<int, -1, 1>::Constant(4, 7);
+  REQUIRE(all_finite(integers));
+}
+
 TEST_CASE("check_finite raises NumericalError naming the quantity", "[core][checks]") {
   REQUIRE_NOTHROW(check_finite("ratiomatch::e", "loss", 1.0));
   REQUIRE_THROWS_AS(check_finite("ratiomatch::e", "loss", std::numeric_limits<double>::infinity()), NumericalError);

@@ -443,6 +443,24 @@ TEST_CASE("clip_gradient_norm works on a view and on a sub-vector", "[optim][cli
   REQUIRE(g(1) == Approx(3.0 / (5.0 + 1e-6)));
 }
 
+TEST_CASE("clip_gradient_norm's float norm is the double-accumulated norm at every length", "[optim][clip]") {
+  // The float path sums in eight partial sums; every length (below, at and above multiples of
+  // eight) must give the norm of the entries, each entry counted once.
+  std::mt19937_64 rng(4);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Index n : {1, 7, 8, 9, 15, 16, 17, 1001}) {
+    Vector<float> g(n);
+    for (Index k = 0; k < n; ++k) g(k) = normal(rng);
+    long double reference = 0;
+    for (Index k = 0; k < n; ++k) reference += static_cast<long double>(g(k)) * g(k);
+    const Vector<float> before = g;
+    const double norm = detail::gradient_two_norm<float>(g);
+    REQUIRE(norm == Approx(static_cast<double>(std::sqrt(reference))).epsilon(1e-14));
+    REQUIRE(static_cast<double>(clip_gradient_norm(g, 1e9)) == Approx(norm).epsilon(1e-7));
+    REQUIRE(g == before);  // below the threshold: unchanged
+  }
+}
+
 TEST_CASE("clip_gradient_norm does not overflow on large finite gradients", "[optim][clip]") {
   // Double: the plain sum of squares overflows (1e200² = inf); the scaled norm does not.
   Vector<double> g = Vector<double>::Constant(4, 1e200);

@@ -96,10 +96,22 @@ void check_finite(std::string_view where, std::string_view name, T value) {
     throw NumericalError(detail::message(where, name, " is not finite (", value, ")"));
 }
 
+/// @brief Whether every entry of `A` is finite. `Σ 0·a` is 0 exactly when every `a` is finite
+/// (`0·±∞` and `0·NaN` are NaN), and a sum is vectorised where Eigen's `allFinite` is a scalar
+/// loop: this check runs on every gradient and parameter vector of every training step.
+template <class Derived>
+bool all_finite(const Eigen::DenseBase<Derived>& A) {
+  using Scalar = typename Derived::Scalar;
+  if constexpr (std::is_floating_point_v<Scalar>)
+    return std::isfinite((A.derived().array() * Scalar(0)).sum());
+  else
+    return A.allFinite();
+}
+
 /// @brief Throws `NumericalError` unless every entry of `A` is finite; names the first bad entry.
 template <class Derived>
 void check_finite(std::string_view where, std::string_view name, const Eigen::MatrixBase<Derived>& A) {
-  if (A.allFinite()) return;
+  if (all_finite(A)) return;
   for (Index j = 0; j < A.cols(); ++j)
     for (Index i = 0; i < A.rows(); ++i)
       if (!std::isfinite(static_cast<double>(A(i, j))))

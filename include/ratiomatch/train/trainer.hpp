@@ -337,7 +337,7 @@ class Trainer {
     }
     auto params = model_.params();
     optimizer_.step(params, grad_);
-    if (!params.allFinite()) outcome.failure = "a parameter is not finite after the optimizer step";
+    if (!all_finite(params)) outcome.failure = "a parameter is not finite after the optimizer step";
     return outcome;
   }
 
