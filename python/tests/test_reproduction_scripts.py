@@ -187,6 +187,15 @@ def test_the_full_budget_page_shows_the_grid_kl_of_the_evaluations_tied_with_the
     assert "| gg-advanced | not yet | not yet | 0.300 / 0.300 | 0.400 / 0.400 | — | not yet | 0.080 / 0.090–0.700 |" in page
     assert "checkerboard gg-advanced (grid KL 0.090 to 0.700; 0.080 at the end)" in page
     assert "moons gg-advanced (" not in page
+    assert "Runs whose fit got worse" not in page
+    # a run that learned and then lost the shape
+    name = reproduce.run_name("swissroll", "gg-advanced", "squared", 1)
+    (tmp_path / f"{name}.json").write_text(json.dumps({"mmd_paper": {"hamming": 0.1}, "mmd_consistent": {"hamming": 0.1}}))
+    (tmp_path / f"{name}_log.csv").write_text(
+        "iteration,mmd_paper,grid_kl_paper\n5000,0.05,0.60\n10000,0.02,0.20\n15000,0.1,0.41\n")
+    reproduce.full_budget_page(str(tmp_path), str(tmp_path / "page.md"))
+    page = (tmp_path / "page.md").read_text()
+    assert "see\ntheir loss in the log): swissroll gg-advanced (grid KL 0.200 at 10,000 updates, 0.410 at the end)." in page
 
 
 def test_only_trains_the_runs_whose_name_matches(tmp_path):
