@@ -5,39 +5,12 @@
 namespace rmpy {
 
 /// The calls, eraser and trainer of `Penalized` on `IsingModel<S>`: the inner estimator's erased
-/// form inside the C++ `Penalized`, under the inner estimator's lock.
+/// form inside the C++ `Penalized`, under the inner estimator's lock (through `erasers`, like
+/// every other estimator object).
 template <class S>
 void register_penalized() {
   using M = IsingModel<S>;
-  estimator_calls()[key_of<PenalizedPy, M>()] = [](py::handle est, py::handle model_handle, py::handle X,
-                                                   Engine& engine, bool with_gradient) -> py::object {
-    const PenalizedPy& wrapper = est.cast<const PenalizedPy&>();
-    const M& model = model_handle.cast<const M&>();
-    ErasedFor<M> inner = erase_estimator<M>(wrapper.estimator, model_handle);
-    MatrixArg<S> arg(X, "X", model.dim());
-    const Matrix<S>& batch = arg.matrix();
-    Vector<S> grad;
-    S loss = 0;
-    bool has_loss = true;
-    {
-      py::gil_scoped_release nogil;
-      std::lock_guard<std::recursive_mutex> hold(*inner.lock);
-      std::visit(
-          [&](const auto& e) {
-            const Penalized<std::decay_t<decltype(e)>, IsingCouplingL1> penalized(e, wrapper.penalty);
-            if (with_gradient)
-              loss = penalized.loss_and_gradient(model, batch, engine.rng, grad);
-            else if (e.value)
-              loss = penalized.loss(model, batch, engine.rng);
-            else
-              has_loss = false;
-          },
-          inner.estimator);
-    }
-    if (!has_loss) throw py::type_error(public_name(wrapper.estimator) + " has no loss alone: call loss_and_gradient");
-    if (!with_gradient) return py::float_(static_cast<double>(loss));
-    return py::make_tuple(static_cast<double>(loss), to_numpy(std::move(grad)));
-  };
+  estimator_calls()[key_of<PenalizedPy, M>()] = call_erased<M>;
   erasers<M>()[reinterpret_cast<PyTypeObject*>(py::type::of<PenalizedPy>().ptr())] = [](py::handle est,
                                                                                       py::handle model) {
     const PenalizedPy& wrapper = est.cast<const PenalizedPy&>();

@@ -191,6 +191,37 @@ class TrainerImpl final : public TrainerBase {
   Trainer<M, E, ErasedOptimizer<S>> trainer_;
 };
 
+/// `loss_and_gradient` (or `loss`) of any estimator object on model type `M`, through its erased
+/// form: returns `(loss, gradient)` or the loss.
+template <class M>
+py::object call_erased(py::handle est, py::handle model_handle, py::handle X, Engine& engine, bool with_gradient) {
+  using S = typename M::Scalar;
+  const M& model = model_handle.cast<const M&>();
+  ErasedFor<M> erased = erase_estimator<M>(est, model_handle);
+  MatrixArg<S> arg(X, "X", model.dim());
+  const Matrix<S>& batch = arg.matrix();
+  Vector<S> grad;
+  S loss = 0;
+  bool has_loss = true;
+  {
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::recursive_mutex> hold(*erased.lock);
+    std::visit(
+        [&](const auto& e) {
+          if (with_gradient)
+            loss = e.loss_and_gradient(model, batch, engine.rng, grad);
+          else if (e.value)
+            loss = e.loss(model, batch, engine.rng);
+          else
+            has_loss = false;
+        },
+        erased.estimator);
+  }
+  if (!has_loss) throw py::type_error(public_name(est) + " has no loss alone: call loss_and_gradient");
+  if (!with_gradient) return py::float_(static_cast<double>(loss));
+  return py::make_tuple(static_cast<double>(loss), to_numpy(std::move(grad)));
+}
+
 /// Registers the trainer of estimator object type `W` and model type `M` (`W` erased by `erasers<M>()`).
 template <class W, class M>
 void register_trainer() {
@@ -209,39 +240,7 @@ void register_trainer() {
 /// Registers estimator wrapper `W` (with `visit`) for model `M`: its calls and its trainer.
 template <class W, class M>
 void register_estimator() {
-  using S = typename M::Scalar;
-  estimator_calls()[key_of<W, M>()] = [](py::handle est, py::handle model_handle, py::handle X, Engine& engine,
-                                          bool with_gradient) -> py::object {
-    const W& wrapper = est.cast<const W&>();
-    const M& model = model_handle.cast<const M&>();
-    MatrixArg<S> arg(X, "X", model.dim());
-    const Matrix<S>& batch = arg.matrix();
-    Vector<S> grad;
-    S loss = 0;
-    bool fits = true, has_loss = true;
-    {
-      py::gil_scoped_release nogil;
-      std::lock_guard<std::recursive_mutex> hold(*wrapper.mutex);
-      wrapper.visit([&](const auto& estimator) {
-        using E = std::decay_t<decltype(estimator)>;
-        if constexpr (estimator_fits<E, M>()) {
-          if (with_gradient) {
-            loss = estimator.loss_and_gradient(model, batch, engine.rng, grad);
-          } else if constexpr (requires { estimator.loss(model, batch, engine.rng); }) {
-            loss = estimator.loss(model, batch, engine.rng);
-          } else {
-            has_loss = false;
-          }
-        } else {
-          fits = false;
-        }
-      });
-    }
-    if (!fits) no_pairing(est, model_handle, "block Gibbs needs a BernoulliRBM");
-    if (!has_loss) throw py::type_error(public_name(est) + " has no loss alone: call loss_and_gradient");
-    if (!with_gradient) return py::float_(static_cast<double>(loss));
-    return py::make_tuple(static_cast<double>(loss), to_numpy(std::move(grad)));
-  };
+  estimator_calls()[key_of<W, M>()] = call_erased<M>;
   erasers<M>()[reinterpret_cast<PyTypeObject*>(py::type::of<W>().ptr())] = [](py::handle est, py::handle model) {
     const W& wrapper = est.cast<const W&>();
     std::optional<AnyErasedEstimator<M>> erased;
