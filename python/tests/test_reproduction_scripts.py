@@ -27,7 +27,8 @@ while [ $# -gt 0 ]; do
   case "$1" in --out) out="$2"; shift;; --iters) iters="$2"; shift;; esac; shift
 done
 mkdir -p "$out"
-echo '{{"iterations": '"$iters"', "mmd_paper": {{"hamming": 0.01}}, "mmd_consistent": {{"hamming": 0.01}}}}' \
+echo '{{"iterations": '"$iters"', "mmd_paper": {{"hamming": 0.01}}, "mmd_consistent": {{"hamming": 0.01}}, \
+"wall_seconds": 1.0, "iterations_per_second": 10.0, "final_loss": 0.5}}' \
   > "$out/summary.json"
 printf 'iteration,mmd_paper,mmd_consistent\n%s,0.01,0.01\n' "$iters" > "$out/log.csv"
 """)
@@ -214,3 +215,25 @@ def test_only_trains_the_runs_whose_name_matches(tmp_path):
     assert len(lines) == 2
     assert "--data checkerboard --estimator rm" in lines[0] and "--seed 3" in lines[0]
     assert "--data moons --estimator gg-basic" in lines[1]
+
+
+def test_the_full_budget_page_is_synthetic_md_and_the_shorter_grid_has_its_own(tmp_path):
+    binary, _ = fake_trainer(tmp_path)
+    examples = tmp_path / "build" / "examples"
+    examples.mkdir(parents=True)
+    os.symlink(binary, examples / "train_synthetic")
+    script = os.path.join(SCRIPTS, "reproduce_synthetic.py")
+    common = ["--build", str(tmp_path / "build"), "--docs", str(tmp_path / "docs"), "--jobs", "2"]
+    short = subprocess.run([sys.executable, script, "--iters", "10", "--out", str(tmp_path / "short")] + common,
+                           capture_output=True, text=True)
+    assert short.returncode == 0, short.stderr
+    assert sorted(os.listdir(tmp_path / "docs")) == ["synthetic", "synthetic_5000.md"]
+    page = (tmp_path / "docs" / "synthetic_5000.md").read_text()
+    assert page.startswith("# Synthetic binary data (d = 32) at 10 updates")
+    assert "[synthetic.md](synthetic.md)" in page
+    full = subprocess.run([sys.executable, script, "--full", "--page-only", "--out", str(tmp_path / "full")] + common,
+                          capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+    page = (tmp_path / "docs" / "synthetic.md").read_text()
+    assert "at the paper's full budget" in page and "0 of 21 published cells finished" in page
+    assert "[synthetic_5000.md](synthetic_5000.md)" in page
