@@ -243,7 +243,7 @@ int train(const Estimator& estimator, const Settings& s) {
   summary["failed"] = result.failed;
   if (result.failed) {
     summary["message"] = result.message;
-    std::ofstream(out / "summary.json") << summary.dump(2) << "\n";
+    write_file_atomically(out / "summary.json", summary.dump(2) + "\n", "train_grbm");
     std::cerr << "train_grbm: " << result.message << "\n";
     return 1;
   }
@@ -265,7 +265,7 @@ int train(const Estimator& estimator, const Settings& s) {
   }
   summary["iterations_per_second"] = result.iterations_per_second;
   save_params_npy(model, out / "params");
-  std::ofstream(out / "summary.json") << summary.dump(2) << "\n";
+  write_file_atomically(out / "summary.json", summary.dump(2) + "\n", "train_grbm");
   std::string pictures;
   if constexpr (std::is_same_v<S, float>) {
     image_pictures(model, s, out);

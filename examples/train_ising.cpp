@@ -170,7 +170,7 @@ int train_with(const Estimator& estimator, double temperature, double evaluation
       {"energy_evaluations", evaluations_per_iteration * static_cast<double>(result.iterations)},
       {"data_seconds", data_seconds},
   };
-  std::ofstream(fs::path(s.out) / "summary.json") << summary.dump(2) << "\n";
+  write_file_atomically(fs::path(s.out) / "summary.json", summary.dump(2) + "\n", "train_ising");
   std::cout << s.method << " (" << summary["objective"].get<std::string>() << ", l1 " << s.l1 << ") side " << s.side
             << " sigma " << s.sigma << ": RMSE(J) " << final_rmse << " (log " << std::log(final_rmse)
             << "; all-zero estimate " << zero_rmse << ") after " << result.iterations << " iterations, "

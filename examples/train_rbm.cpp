@@ -243,7 +243,7 @@ int train_with(const Estimator& estimator, const Settings& s) {
   if constexpr (requires { estimator.exchange_seconds(); }) summary["exchange_seconds"] = estimator.exchange_seconds();
   summary["train_images"] = train_bits.rows();
   summary["test_images"] = test_bits.rows();
-  std::ofstream(std::filesystem::path(s.out) / "summary.json") << summary.dump(2) << "\n";
+  write_file_atomically(std::filesystem::path(s.out) / "summary.json", summary.dump(2) + "\n", "train_rbm");
   std::cout << "trained " << s.estimator << " on " << train_bits.rows() << " images for " << result.iterations
             << " iterations in " << result.wall_seconds << " s\n"
             << "test log-likelihood " << test_ll << " nats (base rate " << base_rate << "), log Z " << log_z

@@ -251,7 +251,7 @@ int train_with(const Estimator& estimator, double temperature, const Settings& s
     summary["mmd_paper_repeats"] = repeats_paper;
     summary["mmd_consistent_repeats"] = repeats_consistent;
   }
-  std::ofstream(std::filesystem::path(s.out) / "summary.json") << summary.dump(2) << "\n";
+  write_file_atomically(std::filesystem::path(s.out) / "summary.json", summary.dump(2) + "\n", "train_synthetic");
   std::cout << "trained " << s.estimator << " (" << objective_name << ") on " << s.data << " for " << result.iterations
             << " iterations in " << result.wall_seconds << " s (" << result.iterations_per_second << " it/s)\n";
   if (s.mmd) {

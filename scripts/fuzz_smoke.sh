@@ -9,7 +9,7 @@ build_dir=${2:-build-fuzz}
 bash scripts/install_deps.sh clang libclang-rt-14-dev
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ -DRATIOMATCH_BUILD_FUZZERS=ON \
   -DRATIOMATCH_BUILD_TESTS=OFF -DRATIOMATCH_BUILD_EXAMPLES=OFF -DRATIOMATCH_BUILD_BENCHMARKS=OFF -DRATIOMATCH_BUILD_PYTHON=OFF
-harnesses=(binary_data checkpoint idx)
+harnesses=(binary_data checkpoint idx npy)
 cmake --build "$build_dir" -j "$(nproc)" --target "${harnesses[@]/#/fuzz_}"
 # The harnesses run side by side; new inputs go to scratch folders, the committed corpus is only read.
 pids=()

@@ -55,6 +55,7 @@
 #include "ratiomatch/data/ising_data_provenance.hpp"
 #include "ratiomatch/data/points2d.hpp"
 #include "ratiomatch/data/toy2d.hpp"
+#include "ratiomatch/io/atomic_file.hpp"
 #include "ratiomatch/io/checkpoint.hpp"
 #include "ratiomatch/train/csv_log.hpp"
 #include "ratiomatch/train/log_window.hpp"

@@ -689,7 +689,7 @@ TEST_CASE("load_binary_data and save_binary_data report files they cannot use", 
   const std::string nowhere = dir.file("no_such_dir/out.txt");
   REQUIRE_THROWS_AS(save_binary_data(nowhere, Matrix<float>::Ones(2, 2)), std::runtime_error);
   REQUIRE_THROWS_WITH(save_binary_data(nowhere, Matrix<float>::Ones(2, 2)),
-                      StartsWith("ratiomatch::save_binary_data: cannot save '" + nowhere + "': "));
+                      StartsWith("ratiomatch::save_binary_data: cannot write '" + nowhere + "': "));
   REQUIRE(dir.count_files() == 1);  // only bad.txt
   // A failed save leaves an existing file untouched.
   const Matrix<float> good = Matrix<float>::Ones(2, 3);

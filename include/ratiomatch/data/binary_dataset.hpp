@@ -6,20 +6,18 @@
 /// column (1-based) and what was found there, e.g.
 /// `ratiomatch::read_binary_data: data.txt:3:5: expected 0 or 1, found '2'`.
 
-#include <atomic>
-#include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <istream>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "ratiomatch/core/checks.hpp"
 #include "ratiomatch/core/types.hpp"
+#include "ratiomatch/io/atomic_file.hpp"
 
 namespace ratiomatch {
 
@@ -175,44 +173,24 @@ void write_binary_data(std::ostream& out, const Eigen::MatrixBase<Derived>& X, s
   if (!out) throw std::runtime_error("ratiomatch::write_binary_data: the stream failed while writing");
 }
 
-/// @brief Saves `X` to `path` in the format `load_binary_data` reads, atomically: the data
-/// go to a temporary file beside `path` which is then renamed onto it, so a crash never
-/// leaves a half-written file (an existing file at `path` is replaced only on success).
+/// @brief Saves `X` to `path` in the format `load_binary_data` reads, never half-written
+/// (`write_file_atomically`: a temporary file beside `path`, flushed to the device, then renamed
+/// onto it), so a crash or a full disk leaves an existing file at `path` as it was.
 /// @tparam Derived any Eigen matrix expression, e.g. `Matrix<S>` (S float or double)
 /// @param path the file to create or replace; its directory must exist
 /// @param X the batch, one sample per row, entries exactly 0 or 1
 /// @param header comment lines written first (see `write_binary_data`); empty: none
 /// @throws std::invalid_argument if `X` is empty (no rows or no columns) or not binary
-/// @throws std::runtime_error naming the path if the file cannot be written or renamed
+/// @throws std::runtime_error naming the path and the reason if the file cannot be written
 template <class Derived>
 void save_binary_data(const std::string& path, const Eigen::MatrixBase<Derived>& X, std::string_view header = {}) {
   constexpr std::string_view where = "ratiomatch::save_binary_data";
   check_nonempty(where, X);
   if (X.cols() == 0) throw std::invalid_argument(detail::message(where, "X.cols() (0) must be positive"));
   check_binary(where, X);
-  // A name no other writer uses at the same time: a per-process counter and the clock.
-  static std::atomic<unsigned long long> counter{0};
-  const auto stamp = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-  const std::string tmp = path + ".tmp" + std::to_string(stamp) + "_" + std::to_string(counter++);
-  const auto fail = [&](const std::string& reason) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw std::runtime_error(detail::message(where, "cannot save '", path, "': ", reason));
-  };
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot open the temporary file '" + tmp + "' for writing");
-    try {
-      write_binary_data(out, X, header);
-    } catch (const std::runtime_error&) {
-      fail("writing the temporary file '" + tmp + "' failed");
-    }
-    out.close();
-    if (!out) fail("writing the temporary file '" + tmp + "' failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("cannot rename '" + tmp + "' onto it (" + ec.message() + ")");
+  std::ostringstream bytes;
+  write_binary_data(bytes, X, header);
+  write_file_atomically(path, bytes.str(), where);
 }
 
 }  // namespace ratiomatch

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "ratiomatch/core/estimator_state.hpp"
+#include "ratiomatch/io/atomic_file.hpp"
 #include "ratiomatch/core/types.hpp"
 
 namespace ratiomatch {
@@ -127,6 +129,10 @@ class PayloadReader {
   Matrix<S> get_matrix() {
     const auto rows = get<std::uint64_t>();
     const auto cols = get<std::uint64_t>();
+    // Each dimension must be a valid Index even when the other is 0 (an empty matrix has no
+    // bytes to check it against).
+    constexpr auto largest = static_cast<std::uint64_t>(std::numeric_limits<Index>::max());
+    if (rows > largest || cols > largest) truncated();
     if (cols != 0 && rows > (bytes_.size() - pos_) / cols) truncated();
     const std::uint64_t n = rows * cols;
     need_elements(n, sizeof(S));
@@ -160,8 +166,10 @@ class PayloadReader {
 
 }  // namespace detail
 
-/// @brief Writes `snapshot` to `path` atomically (temporary file, then rename).
-/// @throws std::runtime_error naming the path if it cannot be written
+/// @brief Writes `snapshot` to `path` so that it is never half-written (`write_file_atomically`:
+/// a temporary file flushed to the device, then renamed): a crash or a full disk leaves the
+/// previous checkpoint.
+/// @throws std::runtime_error naming the path and the reason if it cannot be written
 template <class S>
 void save_checkpoint(const std::string& path, const TrainingSnapshot<S>& snapshot) {
   detail::PayloadWriter payload;
@@ -189,18 +197,10 @@ void save_checkpoint(const std::string& path, const TrainingSnapshot<S>& snapsho
   file.put(detail::checkpoint_version);
   file.put<std::uint32_t>(sizeof(S));
   file.put<std::uint64_t>(body.size());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << header << file.bytes() << body;
-    const std::uint64_t checksum = detail::fnv1a64(body);
-    out.write(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
-    out.flush();
-    if (!out) throw std::runtime_error("ratiomatch::save_checkpoint: cannot write '" + tmp + "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw std::runtime_error("ratiomatch::save_checkpoint: cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+  std::string bytes = header + file.bytes() + body;
+  const std::uint64_t checksum = detail::fnv1a64(body);
+  bytes.append(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
+  write_file_atomically(path, bytes, "ratiomatch::save_checkpoint");
 }
 
 /// @brief Reads a checkpoint written by `save_checkpoint` with the same scalar type (format

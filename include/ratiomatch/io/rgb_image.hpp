@@ -33,6 +33,7 @@
 #endif
 
 #include "ratiomatch/core/checks.hpp"
+#include "ratiomatch/io/atomic_file.hpp"
 
 namespace ratiomatch {
 
@@ -120,11 +121,17 @@ class RgbImage {
       for (int x = 0; x < other.width(); ++x) set(x0 + x, y0 + y, other.at(x, y));
   }
 
-  /// @brief Writes the image as a PNG file.
-  /// @throws std::runtime_error naming the path if it cannot be written
+  /// @brief Writes the image as a PNG file, never half-written (`write_file_atomically`: stb
+  /// encodes into memory, which is then written, flushed and renamed into place).
+  /// @throws std::runtime_error naming the path and the reason if it cannot be written
   void save_png(const std::string& path) const {
-    if (stbi_write_png(path.c_str(), width_, height_, 3, pixels_.data(), width_ * 3) == 0)
-      throw std::runtime_error("ratiomatch::RgbImage::save_png: cannot write '" + path + "'");
+    std::string bytes;
+    const auto append = [](void* context, void* data, int size) {
+      static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+    };
+    if (stbi_write_png_to_func(append, &bytes, width_, height_, 3, pixels_.data(), width_ * 3) == 0)
+      throw std::runtime_error("ratiomatch::RgbImage::save_png: cannot encode '" + path + "'");
+    write_file_atomically(path, bytes, "ratiomatch::RgbImage::save_png");
   }
 
  private:

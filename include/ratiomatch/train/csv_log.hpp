@@ -2,7 +2,7 @@
 /// @file
 /// @brief `CsvLog`: a training log in CSV, one row per logged iteration.
 
-#include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <limits>
@@ -10,10 +10,10 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "ratiomatch/core/checks.hpp"
+#include "ratiomatch/io/atomic_file.hpp"
 
 namespace ratiomatch {
 
@@ -22,10 +22,11 @@ namespace ratiomatch {
 /// The first column must be the iteration. Opening with `resume_after = k` keeps the
 /// existing rows with iteration ≤ k and drops later ones (written after the checkpoint a
 /// run resumes from), so a resumed run's log equals an uninterrupted run's. The kept rows are
-/// written to `path.tmp` and renamed onto `path`, so a crash while opening never loses them.
+/// written through `write_file_atomically`, so a crash while opening never loses them.
 class CsvLog {
  public:
-  /// @throws std::runtime_error if the file cannot be opened; std::invalid_argument on an empty header
+  /// @throws std::runtime_error naming the file and the reason if it cannot be written;
+  ///         std::invalid_argument on an empty header
   CsvLog(const std::string& path, std::vector<std::string> columns, std::optional<long long> resume_after = {})
       : path_(path), columns_(std::move(columns)) {
     if (columns_.empty()) throw std::invalid_argument("ratiomatch::CsvLog::CsvLog: the header has no columns");
@@ -36,40 +37,40 @@ class CsvLog {
       bool first = true;
       while (std::getline(in, line)) {
         if (first) { first = false; continue; }
-        if (line.empty()) continue;
+        // A row cut short (a full disk, a crash while appending) has no newline or too few
+        // cells: it is dropped, whatever its first cell reads.
+        const bool complete = !in.eof() && static_cast<std::size_t>(std::count(line.begin(), line.end(), ',')) + 1 ==
+                                               columns_.size();
+        if (!complete) continue;
         std::istringstream cell(line.substr(0, line.find(',')));
         long long iteration = 0;
-        if (cell >> iteration && iteration <= *resume_after) {
+        if (cell >> iteration && cell.eof() && iteration <= *resume_after) {
           kept += line + "\n";
           last_iteration_ = iteration;
         }
       }
     }
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream fresh(tmp, std::ios::trunc);
-      fresh << kept;
-      fresh.close();
-      if (!fresh) throw std::runtime_error("ratiomatch::CsvLog::CsvLog: cannot write '" + tmp + "'");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec)
-      throw std::runtime_error("ratiomatch::CsvLog::CsvLog: cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+    write_file_atomically(path, kept, "ratiomatch::CsvLog::CsvLog");
     out_.open(path, std::ios::app);
-    if (!out_) throw std::runtime_error("ratiomatch::CsvLog::CsvLog: cannot write '" + path + "'");
+    if (!out_) throw std::runtime_error("ratiomatch::CsvLog::CsvLog: cannot open '" + path + "' to append rows");
   }
 
   /// @brief Writes one row; NaN values are written as empty cells.
   /// @throws std::invalid_argument unless there is one value per column
+  /// @throws std::runtime_error naming the file if the row cannot be written (e.g. a full disk);
+  ///         a resumed log drops a row cut short
   void row(const std::vector<double>& values) {
     check_size_match("ratiomatch::CsvLog::row", "values.size()", static_cast<Index>(values.size()), "columns",
                      static_cast<Index>(columns_.size()));
+    std::ostringstream line;
+    line << std::setprecision(10);
     for (std::size_t k = 0; k < values.size(); ++k) {
-      if (k) out_ << ',';
-      if (values[k] == values[k]) out_ << std::setprecision(10) << values[k];
+      if (k) line << ',';
+      if (values[k] == values[k]) line << values[k];
     }
-    out_ << '\n' << std::flush;
+    line << '\n';
+    out_ << line.str() << std::flush;
+    if (!out_) throw std::runtime_error("ratiomatch::CsvLog::row: cannot append a row to '" + path_ + "'");
     last_iteration_ = static_cast<long long>(values[0]);
   }
 

@@ -19,6 +19,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <system_error>
 #include <vector>
 
 #include <ratiomatch/io/checkpoint.hpp>
@@ -58,6 +59,15 @@ std::uint64_t params_hash(const ratiomatch::Vector<double>& params) {
 }
 
 }  // namespace
+
+// The temporary files of checkpoint writes in progress (`checkpoint.bin.tmp.<pid>.<n>`).
+std::vector<fs::path> temporary_checkpoints(const fs::path& folder) {
+  std::vector<fs::path> found;
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(folder, ignored))
+    if (entry.path().filename().string().rfind("checkpoint.bin.tmp", 0) == 0) found.push_back(entry.path());
+  return found;
+}
 
 TEST_CASE("a run killed with SIGKILL at 50 random moments always leaves a loadable checkpoint and resumes bit for bit",
           "[trainer][checkpoint][crash]") {
@@ -118,7 +128,7 @@ TEST_CASE("a run killed with SIGKILL at 50 random moments always leaves a loadab
       // Every other kill aims at a write: it waits for a temporary checkpoint file to appear (or
       // for the random delay to pass) and then strikes within 0–300 µs.
       const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(delay_seconds(rng) + 1.0);
-      while (!fs::exists(run / "checkpoint.bin.tmp") && std::chrono::steady_clock::now() < give_up)
+      while (temporary_checkpoints(run).empty() && std::chrono::steady_clock::now() < give_up)
         std::this_thread::sleep_for(std::chrono::microseconds(50));
       std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
     }
@@ -127,8 +137,9 @@ TEST_CASE("a run killed with SIGKILL at 50 random moments always leaves a loadab
     REQUIRE(::waitpid(pid, &status, 0) == pid);
     // A write in progress leaves its temporary file behind; the checkpoint itself is untouched. It
     // is removed here, so that the next kill's count and aim see only that run's writes.
-    if (fs::exists(run / "checkpoint.bin.tmp")) ++interrupted_writes;
-    fs::remove(run / "checkpoint.bin.tmp");
+    const auto left = temporary_checkpoints(run);
+    if (!left.empty()) ++interrupted_writes;
+    for (const auto& path : left) fs::remove(path);
     if (!fs::exists(checkpoint)) {
       ++before_first_checkpoint;
       continue;
