@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <random>
+#include <vector>
 
 #include <ratiomatch/core/random.hpp>
 
@@ -30,6 +32,35 @@ TEST_CASE("uniform_open01 stays inside (0, 1) with mean 1/2 for 32- and 64-bit e
 TEST_CASE("the same seed gives the same numbers", "[core][random]") {
   std::mt19937_64 a(42), b(42);
   for (int k = 0; k < 100; ++k) REQUIRE(uniform_open01(a) == uniform_open01(b));
+}
+
+TEST_CASE("uniform_index: floor(n · word / 2^64) with rejection, uniform, the same on every standard library",
+          "[core][random]") {
+  // mt19937_64's words are fixed by the standard, so these are the numbers on any library.
+  std::mt19937_64 words(7), rng(7);
+  for (int k = 0; k < 1000; ++k) {
+    __extension__ typedef unsigned __int128 Wide;
+    const auto expected = static_cast<Index>((static_cast<Wide>(words()) * 10) >> 64);  // 2^64 mod 10 = 6 words rejected
+    REQUIRE(uniform_index(rng, 10) == expected);
+  }
+  // Counts of n = 3 within 5 standard deviations of draws / 3.
+  const int draws = 300000;
+  std::vector<int> count(3, 0);
+  for (int k = 0; k < draws; ++k) ++count[static_cast<std::size_t>(uniform_index(rng, 3))];
+  for (const int c : count) CHECK(std::abs(c - draws / 3.0) < 5 * std::sqrt(draws * (1.0 / 3) * (2.0 / 3)));
+  // n = 2^62 + 1 rejects nearly a quarter of the words; the rest map evenly (mean n/2).
+  const Index big = (Index{1} << 62) + 1;
+  double sum = 0;
+  const int big_draws = 20000;
+  for (int k = 0; k < big_draws; ++k) {
+    const Index i = uniform_index(rng, big);
+    REQUIRE(i >= 0);
+    REQUIRE(i < big);
+    sum += static_cast<double>(i) / static_cast<double>(big);
+  }
+  CHECK(std::abs(sum / big_draws - 0.5) < 5 * std::sqrt(1.0 / 12 / big_draws));
+  std::mt19937 rng32(7);  // two 32-bit words per draw
+  for (int k = 0; k < 1000; ++k) REQUIRE(uniform_index(rng32, 5) < 5);
 }
 
 TEST_CASE("fill_standard_normal: both variates of each pair, N(0, 1) moments, uncorrelated neighbours",

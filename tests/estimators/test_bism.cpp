@@ -195,6 +195,16 @@ TEST_CASE("BiSM: argument checks", "[bism]") {
                       Contains("model.num_hidden() (3) must equal the estimator's hidden units (2)"));
   REQUIRE_THROWS_WITH(bism.loss_and_gradient(Grbm(2, 2), Matrix<double>::Zero(4, 5), rng, g),
                       Contains("V.cols() (5) must equal model.dim() (2)"));
+  // The unrolled steps must be the optimizer's steps, whose options are fixed at construction.
+  BiSMOptions other_optimizer = bism.options();
+  other_optimizer.posterior_optimizer.lr = -5;
+  REQUIRE_THROWS_WITH(bism.set_options(other_optimizer), Contains("options.posterior_optimizer differs"));
+  other_optimizer.posterior_optimizer.lr = bism.options().posterior_optimizer.lr * 2;
+  REQUIRE_THROWS_WITH(bism.set_options(other_optimizer), Contains("options.posterior_optimizer differs"));
+  BiSMOptions more_steps = bism.options();
+  more_steps.unroll_steps += 3;
+  bism.set_options(more_steps);
+  CHECK(bism.options().unroll_steps == more_steps.unroll_steps);
 }
 
 TEST_CASE("BiSM learns a known Gaussian-Bernoulli RBM like DSM does", "[bism][consistency]") {

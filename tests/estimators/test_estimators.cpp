@@ -313,6 +313,38 @@ TEST_CASE("sampling without replacement follows successive renormalised draws", 
     }
 }
 
+TEMPLATE_TEST_CASE("sampling without replacement follows the renormalised proposal however peaked it is",
+                   "[estimators][advanced]", float, double) {
+  // Bit 0 holds all but 5e-16 (double) or e^−110 (float) of the mass, so it is drawn first;
+  // the second draw must follow the other bits' proposal renormalised, P(i) = n_i / Σ_{j≠0} n_j.
+  // Subtracting n_0 from the total leaves that mass rounded to a multiple of 2^−52 (bit 4, 6 %
+  // of it, was never drawn), and a float `exp` gives every bit below e^−88 the same probability.
+  const std::vector<double> log_n = std::is_same_v<TestType, double>
+                                        ? std::vector<double>{0, -36, -36.5, -37, -38}
+                                        : std::vector<double>{0, -130, -125, -120, -115, -110};
+  const Index d = static_cast<Index>(log_n.size());
+  detail::FlipSample<TestType> ws;
+  ws.log_proposal.resize(1, d);
+  for (Index i = 0; i < d; ++i) ws.log_proposal(0, i) = static_cast<TestType>(log_n[static_cast<std::size_t>(i)]);
+  const double largest = *std::max_element(log_n.begin() + 1, log_n.end());
+  double free_mass = 0;
+  for (Index i = 1; i < d; ++i) free_mass += std::exp(log_n[static_cast<std::size_t>(i)] - largest);
+  std::mt19937_64 rng(53);
+  const int draws = 20000;
+  std::vector<double> second(static_cast<std::size_t>(d), 0.0);
+  for (int k = 0; k < draws; ++k) {
+    detail::draw_without_replacement(2, rng, ws);
+    REQUIRE(ws.bits(0) == 0);
+    second[static_cast<std::size_t>(ws.bits(1))] += 1;
+  }
+  for (Index i = 1; i < d; ++i) {
+    const double expected = std::exp(log_n[static_cast<std::size_t>(i)] - largest) / free_mass;
+    const double sd = std::sqrt(expected * (1 - expected) / draws) + 1.0 / draws;
+    INFO("bit " << i << ": drawn " << second[static_cast<std::size_t>(i)] / draws << ", expected " << expected);
+    CHECK(std::abs(second[static_cast<std::size_t>(i)] / draws - expected) < 5 * sd);
+  }
+}
+
 TEST_CASE("gradient_guided_proposal is softmax(2(2x−1)⊙∇E), stable for large gradients", "[estimators][proposal]") {
   std::mt19937_64 rng(52);
   const auto X = random_binary<double>(4, 9, rng);

@@ -11,33 +11,55 @@
 #include <stdexcept>
 #include <string>
 
+#include "ratiomatch/core/errors.hpp"
 #include "ratiomatch/core/types.hpp"
 
 namespace ratiomatch {
 
-/// @brief Uniform double in the open interval (0, 1), from 53 random bits.
+/// @brief 64 uniform random bits: one word of a 64-bit engine, two of a 32-bit one (high word
+/// first); any other engine through `std::uniform_int_distribution`.
 template <std::uniform_random_bit_generator Rng>
-double uniform_open01(Rng& rng) {
+std::uint64_t random_bits64(Rng& rng) {
   using Word = typename Rng::result_type;
   constexpr auto range = static_cast<std::uint64_t>(Rng::max() - Rng::min());
-  std::uint64_t bits = 0;
   if constexpr (range == std::numeric_limits<std::uint64_t>::max()) {
-    bits = static_cast<std::uint64_t>(rng() - Rng::min()) >> 11;
+    return static_cast<std::uint64_t>(rng() - Rng::min());
   } else if constexpr (range == 0xffffffffull) {
     const auto hi = static_cast<std::uint64_t>(static_cast<Word>(rng() - Rng::min()));
     const auto lo = static_cast<std::uint64_t>(static_cast<Word>(rng() - Rng::min()));
-    bits = ((hi << 32) | lo) >> 11;
+    return (hi << 32) | lo;
   } else {
-    bits = std::uniform_int_distribution<std::uint64_t>(0, (std::uint64_t{1} << 53) - 1)(rng);
+    return std::uniform_int_distribution<std::uint64_t>()(rng);
   }
+}
+
+/// @brief Uniform double in the open interval (0, 1), from 53 random bits.
+template <std::uniform_random_bit_generator Rng>
+double uniform_open01(Rng& rng) {
+  const std::uint64_t bits = random_bits64(rng) >> 11;
   // (bits + 0.5) / 2^53 lies strictly inside (0, 1).
   return (static_cast<double>(bits) + 0.5) * 0x1.0p-53;
 }
 
-/// @brief Uniform integer in [0, n).
+/// @brief Uniform integer in [0, n), `n > 0`: Lemire's multiply-and-reject method on
+/// `random_bits64` (D. Lemire, "Fast random integer generation in an interval", ACM TOMACS
+/// 2019), exactly uniform and the same on every standard library, unlike
+/// `std::uniform_int_distribution`, whose algorithm is implementation-defined.
 template <std::uniform_random_bit_generator Rng>
 Index uniform_index(Rng& rng, Index n) {
-  return std::uniform_int_distribution<Index>(0, n - 1)(rng);
+  RATIOMATCH_ASSERT(n > 0);
+  __extension__ typedef unsigned __int128 Wide;
+  const auto range = static_cast<std::uint64_t>(n);
+  Wide product = static_cast<Wide>(random_bits64(rng)) * range;
+  auto low = static_cast<std::uint64_t>(product);
+  if (low < range) {
+    const std::uint64_t threshold = (0 - range) % range;  // 2^64 mod n: the words to reject
+    while (low < threshold) {
+      product = static_cast<Wide>(random_bits64(rng)) * range;
+      low = static_cast<std::uint64_t>(product);
+    }
+  }
+  return static_cast<Index>(product >> 64);
 }
 
 /// @brief Standard Gumbel variate `-log(-log U)`.

@@ -105,10 +105,17 @@ class BiSM {
 
   const BiSMOptions& options() const { return options_; }
   /// @brief Changes K and N (and the other settings) between updates; the posterior's optimizer
-  /// keeps its state (its options are fixed at construction).
-  /// @throws std::invalid_argument as the constructor
+  /// keeps its state and its options, which are fixed at construction (the unrolled steps must
+  /// be the steps the optimizer takes).
+  /// @throws std::invalid_argument as the constructor, or if `options.posterior_optimizer`
+  ///         differs from the optimizer's options
   void set_options(const BiSMOptions& options) {
-    check_options("ratiomatch::BiSM::set_options", options);
+    constexpr std::string_view where = "ratiomatch::BiSM::set_options";
+    check_options(where, options);
+    if (!(options.posterior_optimizer == optimizer_.options()))
+      throw std::invalid_argument(detail::message(
+          where, "options.posterior_optimizer differs from the posterior optimizer's options, which are fixed at "
+                 "construction: construct a new BiSM to change them"));
     options_ = options;
   }
 
@@ -404,7 +411,7 @@ class BiSM {
 
   // The unrolled N steps from φ_0 = phi_, the loss at φ_N and dJ/dθ into grad.
   S hypergradient(std::string_view where, const GaussianBernoulliRBM<S>& model, Vector<S>& grad) const {
-    const AdamOptions& o = options_.posterior_optimizer;
+    const AdamOptions& o = optimizer_.options();  // the steps unrolled are the optimizer's
     const Index N = options_.unroll_steps, P = phi_.size();
     const auto steps = static_cast<std::size_t>(N);
     const S beta1 = static_cast<S>(o.beta1), beta2 = static_cast<S>(o.beta2), eps = static_cast<S>(o.eps);

@@ -33,6 +33,11 @@ template <RatioObjective Objective = SquaredRatio>
 class GradientGuidedRM {
  public:
   using objective_type = Objective;
+  /// @brief The objective's temperature: the learned model of the data is
+  /// `exp(−temperature · E)` for the basic variant (an unbiased estimate of the objective). The
+  /// advanced variant with s < d minimises another, biased objective, whose minimiser need not
+  /// be at this temperature, nor the data's distribution at any; the value is the convention
+  /// evaluations use for it too.
   static constexpr double temperature = Objective::temperature;
 
   /// @param s flips drawn per sample

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "ratiomatch/core/batch_evaluation.hpp"
@@ -27,8 +29,9 @@ struct FlipSample {
   IndexVector rows, bits;
   Vector<S> log_weight;        // log w_t
   Matrix<S> log_proposal;      // log n(i | x_r), n × d
-  Matrix<S> proposal;          // exp(log_proposal)
+  Matrix<S> proposal;          // exp(log_proposal), vectorised (also the log-softmax's workspace)
   Vector<S> row_max, row_log_z;
+  Vector<S> row_min;           // min_i log_proposal(r, i): which rows need exp in double
   std::vector<double> probability;
   std::vector<char> taken;
 };
@@ -53,8 +56,28 @@ void log_flip_proposal(const Matrix<S>& X, const Matrix<S>& G, S beta, FlipSampl
   log_n.colwise() -= sample.row_log_z;
 }
 
+/// Calls `visit(i, n(i | x_r))` for i = 0 … d−1, the proposal `exp(log_proposal(r, i))` in double:
+/// from the vectorised `proposal` where that is accurate, by `std::exp` in double in a row with a
+/// bit below the threshold (Eigen's vectorised `exp` returns its smallest normal number for every
+/// argument below about −88 in float or −708 in double, which would give all such bits one
+/// probability). Needs `row_min`.
+template <class S, class Visit>
+void for_each_probability(const FlipSample<S>& sample, Index r, Visit&& visit) {
+  constexpr double vectorised_exp_accurate_above = std::is_same_v<S, float> ? -80.0 : -700.0;
+  const Index n = sample.log_proposal.rows(), d = sample.log_proposal.cols();
+  // Column-major: row r's entries are n apart.
+  if (static_cast<double>(sample.row_min(r)) > vectorised_exp_accurate_above) {
+    const S* p = sample.proposal.data() + r;
+    for (Index i = 0; i < d; ++i) visit(i, static_cast<double>(p[i * n]));
+  } else {
+    const S* log_p = sample.log_proposal.data() + r;
+    for (Index i = 0; i < d; ++i) visit(i, std::exp(static_cast<double>(log_p[i * n])));
+  }
+}
+
 /// `s` draws per row from the row's proposal `exp(log_proposal)`, with replacement (inverse
 /// CDF, one `uniform_open01` per draw, row by row), each weighted `1/(s · n(i))`.
+/// The drawn distribution is the `n` of the weights down to e^−708 (`for_each_probability`).
 template <class S, class Rng>
 void draw_with_replacement(Index s, Rng& rng, FlipSample<S>& sample) {
   const Matrix<S>& log_n = sample.log_proposal;
@@ -63,16 +86,21 @@ void draw_with_replacement(Index s, Rng& rng, FlipSample<S>& sample) {
   sample.bits.resize(n * s);
   sample.log_weight.resize(n * s);
   sample.probability.resize(static_cast<std::size_t>(d));
-  sample.proposal = log_n.array().exp();  // vectorised; the CDF is then summed in double
+  sample.proposal = log_n.array().exp();  // vectorised
+  sample.row_min = log_n.rowwise().minCoeff();
   const S log_s = std::log(static_cast<S>(s));
   for (Index r = 0; r < n; ++r) {
     double cumulative = 0;
-    for (Index i = 0; i < d; ++i) sample.probability[i] = cumulative += static_cast<double>(sample.proposal(r, i));
+    double* cdf = sample.probability.data();
+    for_each_probability(sample, r, [&](Index i, double p) { cdf[i] = cumulative += p; });
     for (Index t = 0; t < s; ++t) {
       const double u = uniform_open01(rng) * cumulative;
-      // First entry whose CDF exceeds u (never one of probability 0); clamp against rounding.
+      // First entry whose CDF exceeds u (never one of probability 0); if rounding put u at the
+      // total, the last bit of positive probability.
       const auto it = std::upper_bound(sample.probability.begin(), sample.probability.end(), u);
-      const Index i = std::min<Index>(it - sample.probability.begin(), d - 1);
+      Index i = it - sample.probability.begin();
+      if (i == d)
+        for (i = d - 1; i > 0 && sample.probability[i] == sample.probability[i - 1];) --i;
       sample.rows(r * s + t) = r;
       sample.bits(r * s + t) = i;
       sample.log_weight(r * s + t) = -log_s - log_n(r, i);
@@ -82,6 +110,11 @@ void draw_with_replacement(Index s, Rng& rng, FlipSample<S>& sample) {
 
 /// `s` distinct bits per row, drawn successively without replacement from the row's proposal
 /// (each next bit ∝ the proposal over the bits not yet taken), each weighted 1.
+///
+/// The mass of the free bits is kept by subtracting each drawn bit's; when that loses more than
+/// 20 bits to cancellation (a bit that held nearly all the mass was drawn), the free bits'
+/// probabilities are recomputed from the log proposal relative to the largest of them, so the
+/// draws follow the renormalised proposal however peaked it is.
 template <class S, class Rng>
 void draw_without_replacement(Index s, Rng& rng, FlipSample<S>& sample) {
   const Matrix<S>& log_n = sample.log_proposal;
@@ -91,38 +124,44 @@ void draw_without_replacement(Index s, Rng& rng, FlipSample<S>& sample) {
   sample.log_weight.setZero(n * s);
   sample.probability.resize(static_cast<std::size_t>(d));
   sample.taken.resize(static_cast<std::size_t>(d));
-  sample.proposal = log_n.array().exp();  // vectorised; sums are then taken in double
+  sample.proposal = log_n.array().exp();  // vectorised
+  sample.row_min = log_n.rowwise().minCoeff();
   std::vector<double>& probability = sample.probability;
   std::vector<char>& taken = sample.taken;
   for (Index r = 0; r < n; ++r) {
     double remaining = 0;
-    for (Index i = 0; i < d; ++i) remaining += probability[i] = static_cast<double>(sample.proposal(r, i));
+    double* p_free = probability.data();
+    for_each_probability(sample, r, [&](Index i, double p) { remaining += p_free[i] = p; });
     std::fill(taken.begin(), taken.end(), char{0});
+    // The free bits' probabilities relative to the largest of them (which becomes 1), exactly.
+    const auto renormalise = [&] {
+      double largest = -std::numeric_limits<double>::infinity();
+      for (Index i = 0; i < d; ++i)
+        if (!taken[i]) largest = std::max(largest, static_cast<double>(log_n(r, i)));
+      remaining = 0;
+      for (Index i = 0; i < d; ++i)
+        if (!taken[i]) remaining += probability[i] = std::exp(static_cast<double>(log_n(r, i)) - largest);
+    };
     for (Index t = 0; t < s; ++t) {
+      // u > 0, so the first free bit whose running sum reaches u has positive probability.
       const double u = uniform_open01(rng) * remaining;
       double cumulative = 0;
-      Index chosen = -1, last_free = -1;
+      Index chosen = -1;
       for (Index i = 0; i < d; ++i) {
         if (taken[i]) continue;
-        last_free = i;
         cumulative += probability[i];
         if (cumulative >= u) {
           chosen = i;
           break;
         }
       }
-      if (chosen < 0) chosen = last_free;  // rounding left u just above the sum
+      if (chosen < 0)  // rounding left u just above the sum: the last free bit of positive probability
+        for (Index i = d - 1; chosen < 0 && i >= 0; --i)
+          if (!taken[i] && probability[i] > 0) chosen = i;
       taken[chosen] = 1;
+      const double before = remaining;
       remaining -= probability[chosen];
-      if (!(remaining > 0)) {  // the rest underflowed or cancelled: recompute it exactly
-        remaining = 0;
-        for (Index i = 0; i < d; ++i)
-          if (!taken[i]) remaining += probability[i];
-        if (!(remaining > 0)) {  // every free bit has probability 0 in double: take them in order
-          for (Index i = 0; i < d; ++i)
-            if (!taken[i]) probability[i] = 1, remaining += 1;
-        }
-      }
+      if (t + 1 < s && !(remaining > before * 0x1p-20)) renormalise();
       sample.rows(r * s + t) = r;
       sample.bits(r * s + t) = chosen;
     }

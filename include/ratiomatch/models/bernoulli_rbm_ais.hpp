@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -32,7 +33,8 @@ namespace ratiomatch {
 /// Jensen, a stochastic lower bound in `log Z`). Runs are advanced together as one batch;
 /// arithmetic in double.
 /// @param base_visible_bias `a`, length `model.dim()`
-/// @throws std::invalid_argument on a wrong length of `a`, `runs <= 0` or `temperatures < 3`
+/// @throws std::invalid_argument on a wrong length or non-finite entry of `a`, `runs <= 0` or
+///         `temperatures < 3`
 /// @throws NumericalError if a log weight is not finite
 template <class S, std::uniform_random_bit_generator Rng>
 LogPartitionEstimate annealed_log_partition(const BernoulliRBM<S>& model,
@@ -47,7 +49,7 @@ LogPartitionEstimate annealed_log_partition(const BernoulliRBM<S>& model,
   const Eigen::VectorXd a = base_visible_bias.template cast<double>();
   const Eigen::VectorXd b = model.visible_bias().template cast<double>();
   const Eigen::VectorXd c = model.hidden_bias().template cast<double>();
-  check_finite(where, "base_visible_bias", a);
+  if (!all_finite(a)) throw std::invalid_argument(detail::message(where, "base_visible_bias has a non-finite entry"));
 
   // x ~ p_A: one uniform per entry, column by column.
   Eigen::MatrixXd X(M, d), H(M, m), field_h(M, m), field_x(M, d);

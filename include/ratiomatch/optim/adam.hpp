@@ -21,6 +21,7 @@ struct AdamOptions {
   double beta2 = 0.999;        ///< decay of the second moment, in [0, 1)
   double eps = 1e-8;           ///< added to the denominator (≥ 0; with 0, a never-nonzero gradient gives 0/0 as in PyTorch)
   double weight_decay = 0;     ///< L2 penalty `λ` added to the gradient (≥ 0); not AdamW's decoupled decay
+  friend bool operator==(const AdamOptions&, const AdamOptions&) = default;
 };
 
 namespace detail {
