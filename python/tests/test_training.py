@@ -119,6 +119,8 @@ def test_trainer_refuses_mismatches_and_reports_callback_errors(tmp_path):
         trainer.run(lambda e: np.zeros((3, 4), dtype=np.float32), rm.Engine(1))
     with pytest.raises(ValueError, match="parameters"):
         rm.Trainer(model, rm.RatioMatching(), rm.Adam(7), iterations=5)
+    with pytest.raises(ValueError, match="must be a multiple of log_every"):  # no row at 15, 30, 45
+        rm.Trainer(model, rm.RatioMatching(), rm.Adam(model), iterations=50, log_every=20, eval_every=15)
     evaluated = rm.Trainer(model, rm.RatioMatching(), rm.Adam(model), iterations=5, eval_every=5)
     evaluated.set_evaluator(["a", "b"], lambda iteration: [1.0])
     with pytest.raises(ValueError, match="2 values"):

@@ -368,3 +368,35 @@ TEST_CASE("a run flushes subnormal numbers to zero in its steps and evaluations 
     CHECK_FALSE(flushes());  // the caller's state is restored
   }
 }
+
+TEST_CASE("options that would skip evaluations or mean nothing are refused when the trainer is made",
+          "[train][options]") {
+  auto model = make_model(6);
+  Adam<double> adam(model.num_params(), {.lr = 1e-2});
+  const GradientGuidedRM<> estimator(3, GuidedVariant::Basic);
+  const auto refused = [&](TrainerOptions o) { return Trainer(model, estimator, adam, o); };
+  TrainerOptions o{.iterations = 60, .log_every = 20, .eval_every = 15, .out_dir = "", .tag = "", .progress = false};
+  // Evaluations are written in log rows: at 15, 30 and 45 there is none.
+  CHECK_THROWS_AS(refused(o), std::invalid_argument);
+  CHECK_THROWS_WITH(refused(o), Contains("eval_every (15) must be a multiple of log_every (20) unless it is at least "
+                                         "iterations (60)"));
+  o.eval_every = 50;
+  CHECK_THROWS_WITH(refused(o), Contains("eval_every (50)"));
+  o.eval_every = 60;  // only the last iteration, which always has a row
+  CHECK_NOTHROW(refused(o));
+  o.eval_every = 20;
+  CHECK_NOTHROW(refused(o));
+  o.eval_every = -20;
+  CHECK_THROWS_WITH(refused(o), Contains("eval_every (-20) must be 0 or positive"));
+  o.eval_every = 0;
+  o.checkpoint_every = -1;
+  CHECK_THROWS_WITH(refused(o), Contains("checkpoint_every (-1) must be 0 or positive"));
+  o.checkpoint_every = 0;
+  o.clip_norm = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(refused(o), Contains("clip_norm is NaN"));
+  o.clip_norm = 1;
+  o.max_seconds = -1;
+  CHECK_THROWS_WITH(refused(o), Contains("max_seconds (-1)"));
+  o.max_seconds = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(refused(o), Contains("max_seconds"));
+}

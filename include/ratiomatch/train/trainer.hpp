@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <string_view>
 #include <exception>
 #include <filesystem>
 #include <functional>
@@ -49,7 +50,7 @@ struct TrainerOptions {
   Index iterations = 1000;        ///< the last iteration of the run
   double clip_norm = 1.0;         ///< global gradient-norm clipping; ≤ 0 disables it
   Index log_every = 100;          ///< iterations between CSV rows (mean loss over the window)
-  Index eval_every = 0;           ///< iterations between evaluations (0: only at the end)
+  Index eval_every = 0;           ///< iterations between evaluations, a multiple of `log_every` (0: only at the end)
   Index checkpoint_every = 1000;  ///< iterations between checkpoints (0: only at the end)
   std::string out_dir;            ///< where log.csv and checkpoint.bin go; empty: no files
   std::string tag;                ///< describes the run; a checkpoint of another tag is refused
@@ -90,6 +91,9 @@ struct TrainResult {
 /// row first, evaluating again. An exception of the data source propagates after a checkpoint of
 /// the last finished iteration, with the engine as it was before the failed draw. Either way the
 /// training it interrupts is not lost, and the resumed run still equals an uninterrupted one.
+/// A log row or checkpoint that cannot be written (a full disk) throws `std::runtime_error` out
+/// of `run`; the files are never half-written, so the run resumes from the last checkpoint that
+/// was, with the log as it was then (a row cut short is dropped).
 ///
 /// Log rows are written every `log_every` iterations (the means over the window since the
 /// previous row) and at the last iteration of a run; a row at the last iteration that is not
@@ -110,15 +114,28 @@ class Trainer {
   /// @param estimator the estimator (kept by reference; its state, if any, is updated by training)
   /// @param optimizer the optimizer (kept by reference)
   /// @param options the settings of the run
-  /// @throws std::invalid_argument unless `iterations` and `log_every` are positive
+  /// @throws std::invalid_argument unless `iterations` and `log_every` are positive, `eval_every`
+  ///         and `checkpoint_every` are 0 or positive, `eval_every` is a multiple of `log_every`
+  ///         or at least `iterations`, `clip_norm` is not NaN and `max_seconds` is 0 or positive
   Trainer(M& model, const Estimator& estimator, Optimizer& optimizer, TrainerOptions options)
       : model_(model), estimator_(estimator), optimizer_(optimizer), options_(std::move(options)) {
     static_assert(EnergyModel<M> || ContinuousEnergyModel<M>,
                   "Trainer needs an EnergyModel or a ContinuousEnergyModel: see docs/model_requirements.md");
     static_assert(CheckpointableOptimizer<Optimizer, Scalar>,
                   "Trainer needs an optimizer with step, step_count, state_buffers, check_state and restore_state");
-    check_positive("ratiomatch::Trainer::Trainer", "iterations", options_.iterations);
-    check_positive("ratiomatch::Trainer::Trainer", "log_every", options_.log_every);
+    constexpr std::string_view where = "ratiomatch::Trainer::Trainer";
+    check_positive(where, "iterations", options_.iterations);
+    check_positive(where, "log_every", options_.log_every);
+    const auto refuse = [&](const auto&... what) { throw std::invalid_argument(detail::message(where, what...)); };
+    if (options_.eval_every < 0) refuse("eval_every (", options_.eval_every, ") must be 0 or positive");
+    // Evaluations are columns of the log's rows, so they can only fall on rows (or on the last
+    // iteration, which always has one).
+    if (options_.eval_every % options_.log_every != 0 && options_.eval_every < options_.iterations)
+      refuse("eval_every (", options_.eval_every, ") must be a multiple of log_every (", options_.log_every,
+             ") unless it is at least iterations (", options_.iterations, "): evaluations are written in log rows");
+    if (options_.checkpoint_every < 0) refuse("checkpoint_every (", options_.checkpoint_every, ") must be 0 or positive");
+    if (std::isnan(options_.clip_norm)) refuse("clip_norm is NaN (≤ 0 disables clipping)");
+    if (!(options_.max_seconds >= 0)) refuse("max_seconds (", options_.max_seconds, ") must be 0 (no limit) or positive");
   }
 
   /// @brief Deleted: the trainer keeps a reference to its estimator, which a temporary would
@@ -314,7 +331,7 @@ class Trainer {
   }
 
  private:
-  /// What one iteration produced: its loss and (clipped) gradient norm, or why it failed.
+  /// What one iteration produced: its loss and its gradient's norm before clipping, or why it failed.
   struct StepOutcome {
     double loss = 0;
     double grad_norm = 0;
