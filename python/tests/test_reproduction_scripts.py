@@ -36,6 +36,15 @@ printf 'iteration,mmd_paper,mmd_consistent\n%s,0.01,0.01\n' "$iters" > "$out/log
     return str(script), calls
 
 
+def fake_build(tmp_path):
+    """A build folder whose examples/train_synthetic is the fake trainer; returns it and the calls file."""
+    binary, calls = fake_trainer(tmp_path)
+    examples = tmp_path / "build" / "examples"
+    examples.mkdir(parents=True)
+    os.symlink(binary, examples / "train_synthetic")
+    return str(tmp_path / "build"), calls
+
+
 def write_summary(path, iterations):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"iterations": iterations}))
@@ -200,13 +209,10 @@ def test_the_full_budget_page_shows_the_grid_kl_of_the_evaluations_tied_with_the
 
 
 def test_only_trains_the_runs_whose_name_matches(tmp_path):
-    binary, calls = fake_trainer(tmp_path)
-    examples = tmp_path / "build" / "examples"
-    examples.mkdir(parents=True)
-    os.symlink(binary, examples / "train_synthetic")
+    build, calls = fake_build(tmp_path)
     script = os.path.join(SCRIPTS, "reproduce_synthetic.py")
     done = subprocess.run([sys.executable, script, "--full", "--runs-only", "--jobs", "1", "--build",
-                           str(tmp_path / "build"), "--out", str(tmp_path / "out"), "--results",
+                           build, "--out", str(tmp_path / "out"), "--results",
                            str(tmp_path / "results"), "--docs", str(tmp_path), "--only",
                            "^(moons_gg-basic_squared|checkerboard_rm_squared_seed3)$"],
                           capture_output=True, text=True)
@@ -218,12 +224,9 @@ def test_only_trains_the_runs_whose_name_matches(tmp_path):
 
 
 def test_the_full_budget_page_is_synthetic_md_and_the_shorter_grid_has_its_own(tmp_path):
-    binary, _ = fake_trainer(tmp_path)
-    examples = tmp_path / "build" / "examples"
-    examples.mkdir(parents=True)
-    os.symlink(binary, examples / "train_synthetic")
+    build, _ = fake_build(tmp_path)
     script = os.path.join(SCRIPTS, "reproduce_synthetic.py")
-    common = ["--build", str(tmp_path / "build"), "--docs", str(tmp_path / "docs"), "--jobs", "2"]
+    common = ["--build", build, "--docs", str(tmp_path / "docs"), "--jobs", "2"]
     short = subprocess.run([sys.executable, script, "--iters", "10", "--out", str(tmp_path / "short")] + common,
                            capture_output=True, text=True)
     assert short.returncode == 0, short.stderr

@@ -101,8 +101,6 @@ class StagedFile {
     if (!flushed) fail("flushing its folder after the rename failed");
   }
 
-  const std::filesystem::path& path() const { return path_; }
-
  private:
   void remove_temporary() noexcept {
     if (!temporary_.empty()) ::unlink(temporary_.c_str());

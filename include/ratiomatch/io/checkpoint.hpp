@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "ratiomatch/core/estimator_state.hpp"
-#include "ratiomatch/io/atomic_file.hpp"
 #include "ratiomatch/core/types.hpp"
+#include "ratiomatch/io/atomic_file.hpp"
 
 namespace ratiomatch {
 

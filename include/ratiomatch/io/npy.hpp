@@ -1,8 +1,8 @@
 #pragma once
 /// @file
 /// @brief NumPy `.npy` exchange of matrices and of model parameters (RBMs and `MlpEnergy`, one
-/// file per tensor), through xtensor's reader and writer (Debian's `libxtensor-dev`; only this
-/// header needs it).
+/// file per tensor). Written by xtensor's writer (Debian's `libxtensor-dev`; only this header
+/// needs it); read by a strict reader of the format's header that checks the data length.
 
 #include <algorithm>
 #include <bit>
@@ -22,7 +22,6 @@
 #include <vector>
 
 #include <xtensor/xadapt.hpp>
-#include <xtensor/xarray.hpp>
 #include <xtensor/xnpy.hpp>
 
 #include "ratiomatch/core/checks.hpp"
@@ -151,12 +150,10 @@ Matrix<S> load_npy(const std::filesystem::path& path) {
                                                          header);
       !error.empty())
     return fail("invalid header (", error, ")");
-  const std::string& descr = header.descr;
-  const bool fortran_order = header.fortran_order;
   const std::vector<std::uint64_t>& shape = header.shape;
   const std::string expected = std::string(std::endian::native == std::endian::little ? "<" : ">") + "f" +
                                std::to_string(sizeof(S));
-  if (descr != expected) return fail("holds '", descr, "' data; expected '", expected, "'");
+  if (header.descr != expected) return fail("holds '", header.descr, "' data; expected '", expected, "'");
   if (shape.size() > 2) return fail("it has ", shape.size(), " dimensions; at most 2 are supported");
   std::uint64_t count = 1;
   for (const std::uint64_t extent : shape) {
@@ -174,7 +171,7 @@ Matrix<S> load_npy(const std::filesystem::path& path) {
   Matrix<S> A(rows, cols);  // column-major: a Fortran-order file is its memory layout, a C-order one its transpose
   if (count == 0) return A;
   const char* data = file.data() + data_offset;
-  if (fortran_order || shape.size() < 2) {
+  if (header.fortran_order || shape.size() < 2) {
     std::memcpy(A.data(), data, count * sizeof(S));
   } else {
     Matrix<S> transposed(cols, rows);

@@ -62,14 +62,11 @@ class CsvLog {
   void row(const std::vector<double>& values) {
     check_size_match("ratiomatch::CsvLog::row", "values.size()", static_cast<Index>(values.size()), "columns",
                      static_cast<Index>(columns_.size()));
-    std::ostringstream line;
-    line << std::setprecision(10);
     for (std::size_t k = 0; k < values.size(); ++k) {
-      if (k) line << ',';
-      if (values[k] == values[k]) line << values[k];
+      if (k) out_ << ',';
+      if (values[k] == values[k]) out_ << std::setprecision(10) << values[k];
     }
-    line << '\n';
-    out_ << line.str() << std::flush;
+    out_ << '\n' << std::flush;
     if (!out_) throw std::runtime_error("ratiomatch::CsvLog::row: cannot append a row to '" + path_ + "'");
     last_iteration_ = static_cast<long long>(values[0]);
   }

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <string_view>
 #include <exception>
 #include <filesystem>
 #include <functional>
@@ -16,6 +15,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ratiomatch/core/checks.hpp"
